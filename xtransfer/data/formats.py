@@ -1,0 +1,81 @@
+"""Readers for raw file formats. Each yields (location, record) pairs, location being
+"file:line" so that every error about a row can name it.
+
+A reader knows a file format, not a dataset: which columns mean what is the task config's
+business (its `local.columns`). Add a format by writing one function and registering it.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from xtransfer.errors import DataError
+
+Record = tuple[str, dict[str, Any]]
+
+csv.field_size_limit(sys.maxsize)  # SQuAD-sized contexts and long premises exceed the 128 KiB default
+
+
+def read_tsv(path: Path) -> Iterator[Record]:
+    """Tab-separated with a header line and no quoting (GLUE, XNLI, PAWS-X, SNLI .txt)."""
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if not header:
+            raise DataError(f"{path}:1: empty file; expected a tab-separated header line")
+        for row in reader:
+            if not row or row == [""]:
+                continue
+            if len(row) != len(header):
+                raise DataError(
+                    f"{path}:{reader.line_num}: expected {len(header)} tab-separated fields as in the "
+                    f"header, found {len(row)}. Fix or delete this line (a stray tab or newline inside a field?)")
+            yield f"{path}:{reader.line_num}", dict(zip(header, row))
+
+
+def read_csv(path: Path) -> Iterator[Record]:
+    """Comma-separated with a header line and standard quoting (Cosmos QA)."""
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if not header:
+            raise DataError(f"{path}:1: empty file; expected a comma-separated header line")
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise DataError(f"{path}:{reader.line_num}: expected {len(header)} fields as in the header, "
+                                f"found {len(row)}")
+            yield f"{path}:{reader.line_num}", dict(zip(header, row))
+
+
+def read_jsonl(path: Path) -> Iterator[Record]:
+    """One JSON object per line (ANLI, HellaSwag, CommonsenseQA, XCOPA)."""
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:{lineno}: expected a JSON object, found {type(record).__name__}")
+            yield f"{path}:{lineno}", record
+
+
+FORMATS: dict[str, Callable[[Path], Iterator[Record]]] = {
+    "tsv": read_tsv,
+    "csv": read_csv,
+    "jsonl": read_jsonl,
+}
+
+
+def reader_for(name: str) -> Callable[[Path], Iterator[Record]]:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise DataError(f"unknown local format '{name}'; known formats: {sorted(FORMATS)}") from None

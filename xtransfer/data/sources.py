@@ -1,0 +1,147 @@
+"""Rows of a task split in one language, from the hub or from local raw files.
+
+Both sources go through the same column mapping and the family's `normalize`, so they
+yield identical canonical rows and one featurizer serves both.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from xtransfer.errors import DataError
+from xtransfer.specs import HubSource, LocalSource, TaskSpec
+from xtransfer.data.formats import Record, reader_for
+
+log = logging.getLogger(__name__)
+
+# family.normalize: a mapped record -> a canonical row, or None to drop it (raises ValueError if bad)
+Normalize = Callable[[dict[str, Any], TaskSpec, dict[str, str]], "dict[str, Any] | None"]
+
+
+def _listify(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _lookup(record: dict[str, Any], dotted: str) -> Any:
+    """record['a']['b'] for 'a.b' (hub rows nest, e.g. answers.text)."""
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(dotted)
+        value = value[part]
+    return value
+
+
+def local_files(task: TaskSpec, split: str, language: str) -> list[Path]:
+    src = task.local
+    if split not in src.files:
+        raise DataError(f"task '{task.name}' has no local '{split}' split (it has {sorted(src.files)})")
+    return [Path(src.root) / f.format(lang=language) for f in _listify(src.files[split])]
+
+
+def _local_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
+    for path in local_files(task, split, language):
+        if not path.is_file():
+            raise DataError(
+                f"missing file {path} (task '{task.name}', split '{split}', language '{language}').\n"
+                f"  task.local expects {task.local.files[split]} under {task.local.root}; point data.root "
+                f"at the folder that holds it, or use data=hub where the hub is reachable.")
+        yield from reader_for(task.local.format)(path)
+
+
+def _hub_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
+    import datasets
+
+    hub = task.hub
+    if split not in hub.splits:
+        raise DataError(f"task '{task.name}' has no '{split}' split on the hub (it has {sorted(hub.splits)})")
+    config = hub.name.format(lang=language) if hub.name else None
+    for hub_split in _listify(hub.splits[split]):
+        hub_split = hub_split.format(lang=language)
+        where = f"{hub.path}" + (f"/{config}" if config else "") + f" split '{hub_split}' @ {hub.revision}"
+        try:
+            ds = datasets.load_dataset(hub.path, config, split=hub_split, revision=hub.revision)
+        except Exception as e:  # offline, missing revision, renamed config: all end the same way
+            local_hint = (f"task '{task.name}' then reads {task.local.files.get(split)} under {task.local.root}"
+                          if task.local else f"add a local block to conf/task/{task.name}.yaml")
+            raise DataError(
+                f"could not load {where} from the Hugging Face Hub ({type(e).__name__}: {e}).\n"
+                f"  Offline? Copy the raw files to a folder and run with data=local data.root=<folder>; "
+                f"{local_hint}.") from None
+        for i, record in enumerate(ds):
+            yield f"{where} row {i}", record
+
+
+def load_rows(task: TaskSpec, split: str, language: str, normalize: Normalize) -> list[dict[str, Any]]:
+    """Canonical rows of one split in one language; a union task concatenates its parts."""
+    if task.parts:
+        return [row for part in task.parts.values() for row in load_rows(part, split, language, normalize)]
+    src: HubSource | LocalSource = getattr(task, task.source)
+    records = _hub_records(task, split, language) if task.source == "hub" else _local_records(task, split, language)
+    rows, dropped = [], 0
+    for location, record in records:
+        if src.language_column and record.get(src.language_column) != language:
+            continue
+        try:
+            mapped = {canon: _lookup(record, col) for canon, col in src.columns.items()}
+        except KeyError as e:
+            raise DataError(f"{location}: no column {e.args[0]!r} (task '{task.name}' maps {src.columns}; "
+                            f"the row has {sorted(record)})") from None
+        try:
+            row = normalize(mapped, task, src.label_aliases)
+        except ValueError as e:
+            raise DataError(f"{location}: {e}") from None
+        if row is None:
+            dropped += 1
+        else:
+            rows.append(row)
+    if dropped:
+        log.info("%s/%s/%s: dropped %d rows without a usable label", task.name, split, language, dropped)
+    if not rows:
+        raise DataError(f"task '{task.name}' split '{split}' language '{language}' has no rows "
+                        f"(source {task.source}: {_describe_source(task, split, language)})")
+    return rows
+
+
+def _describe_source(task: TaskSpec, split: str, language: str) -> str:
+    if task.source == "local":
+        return ", ".join(str(p) for p in local_files(task, split, language))
+    return f"{task.hub.path} {task.hub.name or ''} {task.hub.splits.get(split)}"
+
+
+_file_digests: dict[tuple[str, int, int], str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo not in _file_digests:
+        with path.open("rb") as f:
+            _file_digests[memo] = hashlib.file_digest(f, "sha256").hexdigest()
+    return _file_digests[memo]
+
+
+def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:
+    """Hash of what determines the rows: the task spec and, for local files, their bytes.
+
+    Hub data is pinned by its revision, so its description is enough (nothing is downloaded).
+    """
+    h = hashlib.sha256(json.dumps(task.describe(), sort_keys=True, default=str).encode())
+    h.update(f"{split}/{language}".encode())
+    for part in _leaf_tasks(task):
+        if part.source == "local":
+            for path in local_files(part, split, language):
+                if not path.is_file():
+                    list(_local_records(part, split, language))  # raises the missing-file message
+                h.update(_file_digest(path).encode())
+    return h.hexdigest()[:16]
+
+
+def _leaf_tasks(task: TaskSpec) -> Iterable[TaskSpec]:
+    if not task.parts:
+        yield task
+    for part in task.parts.values():
+        yield from _leaf_tasks(part)

@@ -1,0 +1,17 @@
+"""Metrics as XTREME's evaluator computes them, in percent (0-100)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def accuracy(predictions: Sequence, labels: Sequence) -> float:
+    """Percentage of exact matches (XNLI, PAWS-X, XCOPA, Tatoeba)."""
+    if len(predictions) != len(labels):
+        raise ValueError(f"{len(predictions)} predictions for {len(labels)} labels")
+    if not labels:
+        raise ValueError("accuracy of an empty set is undefined")
+    return 100.0 * sum(p == g for p, g in zip(predictions, labels)) / len(labels)
+
+
+def mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)

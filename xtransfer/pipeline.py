@@ -1,0 +1,174 @@
+"""One cell of the grid: [pretrained] -> [intermediate] -> target training -> zero-shot evaluation.
+
+Every step is a content-addressed stage (stages.py): whatever a previous job already
+built with the same key is reused, so an I x T grid trains each intermediate once and a
+rerun of a finished grid trains nothing. The job dir gets results.json and predictions/.
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from xtransfer import loggers
+from xtransfer.data.sources import data_fingerprint, _file_digest
+from xtransfer.hashing import digest
+from xtransfer.locking import build_once
+from xtransfer.modeling import build_tiny
+from xtransfer.specs import CellSpec, ModelSpec, OptimSpec, TaskSpec, build_cell
+from xtransfer.stages import Stage, StageStore
+from xtransfer.train import Start, evaluate, fit_stage, resolve_precision
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Entry point for Hydra and for tests: build the cell from the config and run it."""
+    cell = build_cell(cfg)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    tags = loggers.cell_tags(cell)
+    logger = loggers.build_logger(cell, config, run_name="_".join(f"{v}" for v in tags.values()))
+    try:
+        return run_cell(cell, logger)
+    finally:
+        loggers.finish(logger)
+
+
+def run_cell(cell: CellSpec, logger=None) -> dict[str, Any]:
+    if cell.demo_data_root:
+        ensure_demo_data(Path(cell.demo_data_root))
+    store = StageStore(Path(cell.cache_dir) / "stages")
+    stages: list[Stage] = []
+
+    start, pretrained = pretrained_start(cell.model, store)
+    if pretrained:
+        stages.append(pretrained)
+
+    if cell.intermediate is not None:
+        inter = cell.intermediate
+        language = inter.task.languages[0]
+        stage = train_stage(store, cell, "intermediate", start, inter.task, language, inter.task, language,
+                            inter.optim, logger)
+        stages.append(stage)
+        start = Start(str(stage.path / "model"), None, stage.key)
+
+    target = cell.target
+    if target.train_task is None:
+        raise NotImplementedError(f"target '{target.name}' has no training task; retrieval targets are not built yet")
+    target_stage = train_stage(store, cell, "target", start, target.train_task, target.train_language,
+                               target.eval_task, target.train_language, target.optim, logger)
+    stages.append(target_stage)
+
+    eval_stage = evaluation_stage(store, cell, target_stage)
+    stages.append(eval_stage)
+
+    results = write_results(cell, eval_stage, stages)
+    summary = {f"eval/{target.name}/{split}/{lang}/{metric}": value
+               for split, per_lang in results["metrics"].items()
+               for lang, values in per_lang.items() for metric, value in values.items()}
+    summary["score"] = results["score"]
+    loggers.log_summary(logger, summary)
+    log.info("score %.2f (%s, mean over %d languages); results in %s", results["score"], results["main_metric"],
+             len(target.languages), Path(cell.output_dir) / "results.json")
+    return results
+
+
+def ensure_demo_data(root: Path) -> None:
+    from xtransfer.data.demo import generate_demo_data
+
+    def build(tmp: Path) -> None:
+        generate_demo_data(tmp)
+
+    # The demo data is a build-once directory like a stage: concurrent jobs generate it once.
+    if not build_once(root, build):
+        log.info("generated the demo datasets in %s", root)
+
+
+def pretrained_start(model: ModelSpec, store: StageStore) -> tuple[Start, Stage | None]:
+    """The encoder a cell starts from. A tiny model is itself a stage (trained tokenizer + random init)."""
+    if model.tiny is not None:
+        corpus = sorted(Path(p) for p in glob.glob(model.tiny.tokenizer_files))
+        payload = {"tiny": dataclasses.asdict(model.tiny), "corpus": [_file_digest(p) for p in corpus]}
+
+        def build(out: Path) -> dict[str, Any]:
+            build_tiny(model.tiny, out)
+            return {}
+
+        stage = store.run("pretrained", model.name, payload, build)
+        return Start(str(stage.path / "model"), None, stage.key), stage
+    path = Path(model.name_or_path)
+    if path.is_dir():  # a local checkpoint: its files name it
+        identity = {"dir": sorted(_file_digest(p) for p in path.rglob("*") if p.is_file())}
+    else:
+        identity = {"hub": model.name_or_path, "revision": model.revision}
+    return Start(model.name_or_path, model.revision, digest(identity)), None
+
+
+def train_stage(store: StageStore, cell: CellSpec, kind: str, start: Start, task: TaskSpec, train_language: str,
+                val_task: TaskSpec, val_language: str, optim: OptimSpec, logger) -> Stage:
+    payload = {
+        "upstream": start.key,
+        "task": task.describe(),
+        "data": {"train": data_fingerprint(task, "train", train_language),
+                 "validation": data_fingerprint(val_task, "validation", val_language)},
+        "train_language": train_language,
+        "validation": {"task": val_task.name, "language": val_language},
+        "optim": dataclasses.asdict(optim),
+        "seed": cell.seed,
+        "precision": resolve_precision(cell.runtime),
+    }
+
+    def build(out: Path) -> dict[str, Any]:
+        return fit_stage(out, start=start, task=task, train_language=train_language, val_task=val_task,
+                         val_language=val_language, optim=optim, runtime=cell.runtime, seed=cell.seed,
+                         cache_dir=cell.cache_dir, logger=logger, log_prefix=kind)
+
+    return store.run(kind, task.name, payload, build)
+
+
+def evaluation_stage(store: StageStore, cell: CellSpec, trained: Stage) -> Stage:
+    target = cell.target
+    payload = {
+        "upstream": trained.key,
+        "task": target.eval_task.describe(),
+        "data": {f"{split}/{lang}": data_fingerprint(target.eval_task, split, lang)
+                 for split in target.eval_splits for lang in target.languages},
+        "head": target.train_task.name,
+    }
+
+    def build(out: Path) -> dict[str, Any]:
+        return evaluate(trained.path, target.train_task, target.eval_task, target.eval_splits, target.languages,
+                        cell.runtime, cell.cache_dir, out)
+
+    return store.run("eval", target.eval_task.name, payload, build)
+
+
+def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage]) -> dict[str, Any]:
+    """results.json (schema in the README) and a copy of the predictions in the job dir."""
+    out = Path(cell.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ev = eval_stage.metrics
+    score_split = "test" if "test" in ev["averages"] else cell.target.eval_splits[-1]
+    results = {
+        **loggers.cell_tags(cell),
+        "score": round(ev["averages"][score_split][ev["main_metric"]], 4),
+        "score_split": score_split,
+        "main_metric": ev["main_metric"],
+        "languages": cell.target.languages,
+        "metrics": ev["metrics"],
+        "averages": ev["averages"],
+        "stages": [s.record() for s in stages],
+        "predictions": "predictions",
+    }
+    shutil.copytree(eval_stage.path / "predictions", out / "predictions", dirs_exist_ok=True)
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    os.replace(tmp, out / "results.json")  # readers never see a half-written file
+    return results

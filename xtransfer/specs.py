@@ -1,0 +1,240 @@
+"""Typed views of the Hydra config. Configs describe; the code builds from these dataclasses.
+
+Every builder rejects unknown keys, so a typo in a YAML file or an override fails loudly
+instead of being ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from omegaconf import DictConfig, OmegaConf
+
+from xtransfer.errors import ConfigError
+
+
+def to_dict(node: Any) -> Any:
+    """A resolved plain-python copy of a config node (or the value itself)."""
+    if isinstance(node, DictConfig) or OmegaConf.is_config(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def _build(cls, data: Mapping[str, Any] | None, where: str, **nested):
+    """cls(**data) after checking the keys against cls's fields; `nested` builds sub-objects."""
+    data = dict(to_dict(data) or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(names)}")
+    for key, builder in nested.items():
+        if data.get(key) is not None:
+            data[key] = builder(data[key])
+    missing = [f.name for f in dataclasses.fields(cls)
+               if f.name not in data and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {missing}")
+    return cls(**data)
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """A dataset on the Hugging Face Hub. `name` and split names may contain {lang}."""
+    path: str
+    revision: str
+    splits: dict[str, str | list[str]]
+    columns: dict[str, str]
+    name: str | None = None
+    language_column: str | None = None
+    label_aliases: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    """Raw files in their original layout: root/files[split] (may contain {lang}), read by `format`."""
+    format: str
+    root: str
+    files: dict[str, str | list[str]]
+    columns: dict[str, str]
+    language_column: str | None = None
+    label_aliases: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One dataset: its family, languages, and where its rows come from."""
+    name: str
+    family: str
+    languages: list[str]
+    max_length: int
+    source: str = "hub"                  # hub | local
+    labels: list[str] | None = None      # class names, in the order of the label ids
+    skip_labels: list[Any] = field(default_factory=list)  # rows with these raw labels are dropped
+    hub: HubSource | None = None
+    local: LocalSource | None = None
+    parts: dict[str, "TaskSpec"] = field(default_factory=dict)  # a union task: every split concatenates its parts
+    options: dict[str, Any] = field(default_factory=dict)  # family-specific settings (e.g. doc_stride)
+
+    def describe(self) -> dict[str, Any]:
+        """What determines this task's rows and features (stage keys hash this)."""
+        out = dataclasses.asdict(self)
+        # Only the active source matters; the other one is just an alternative.
+        out.pop("local" if self.source == "hub" else "hub")
+        out.pop("languages")  # which languages a stage uses is recorded by the stage itself
+        return out
+
+
+def build_task(node: Any, where: str = "task") -> TaskSpec:
+    data = dict(to_dict(node))
+    name = data.get("name", where)
+    spec = _build(
+        TaskSpec, data, f"task '{name}'",
+        hub=lambda d: _build(HubSource, d, f"task '{name}'.hub"),
+        local=lambda d: _build(LocalSource, d, f"task '{name}'.local"),
+        parts=lambda d: {k: build_task(v, f"{where}.parts.{k}") for k, v in d.items()},
+    )
+    if spec.source not in ("hub", "local"):
+        raise ConfigError(f"task '{name}': source must be 'hub' or 'local', got '{spec.source}'")
+    if not spec.parts and getattr(spec, spec.source) is None:
+        raise ConfigError(f"task '{name}' has no '{spec.source}' source block; use the other source "
+                          f"(data=hub or data=local) or add one to conf/task/{name}.yaml")
+    return spec
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    """How a stage learns. All of it is part of the stage key."""
+    lr: float
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    batch_size: int = 32
+    grad_accum: int = 1
+    epochs: int = 1
+    max_steps: int = -1
+    max_train_examples: int | None = None
+    max_val_examples: int | None = None
+    select_best: bool = True
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    """How to run (not part of stage keys, except the resolved precision)."""
+    accelerator: str = "auto"
+    devices: int = 1
+    precision: str = "auto"
+    num_workers: int = 0
+    eval_batch_size: int = 128
+    length_group_size: int = 50
+    log_every_n_steps: int = 10
+    enable_progress_bar: bool = True
+
+
+@dataclass(frozen=True)
+class TinySpec:
+    tokenizer_files: str
+    vocab_size: int = 4000
+    hidden_size: int = 64
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 2
+    intermediate_size: int = 256
+    max_position_embeddings: int = 514
+    init_seed: int = 0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    name_or_path: str | None = None
+    revision: str | None = None
+    num_parameters: int | None = None
+    tiny: TinySpec | None = None
+
+
+@dataclass(frozen=True)
+class IntermediateSpec:
+    name: str
+    task: TaskSpec
+    optim: OptimSpec
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str
+    train_task: TaskSpec | None      # None: nothing to train (retrieval targets read the encoder)
+    eval_task: TaskSpec
+    optim: OptimSpec | None
+    languages: list[str]
+    eval_splits: list[str]
+    train_language: str = "en"
+
+
+@dataclass(frozen=True)
+class LoggerSpec:
+    kind: str                     # wandb | csv | none
+    project: str = "xtransfer"
+    entity: str | None = None
+    mode: str = "auto"
+    save_dir: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One job of the grid: (model, intermediate, target, seed) and how to run it."""
+    model: ModelSpec
+    intermediate: IntermediateSpec | None
+    target: TargetSpec
+    seed: int
+    runtime: RuntimeSpec
+    logger: LoggerSpec
+    cache_dir: str
+    output_dir: str
+    demo_data_root: str | None = None   # generate the demo datasets here first
+    tags: list[str] = field(default_factory=list)
+
+
+def build_optim(node: Any, where: str) -> OptimSpec:
+    return _build(OptimSpec, node, where)
+
+
+def build_cell(cfg: DictConfig) -> CellSpec:
+    model = _build(ModelSpec, cfg.model, "model", tiny=lambda d: _build(TinySpec, d, "model.tiny"))
+    if model.name_or_path is None and model.tiny is None:
+        raise ConfigError(f"model '{model.name}': set model.name_or_path (hub id or local dir) or model.tiny")
+
+    inter = to_dict(cfg.intermediate)
+    intermediate = None
+    if inter.get("task") is not None:
+        intermediate = _build(IntermediateSpec, inter, "intermediate",
+                              task=lambda d: build_task(d, "intermediate.task"),
+                              optim=lambda d: build_optim(d, "intermediate.optim"))
+
+    target = _build(TargetSpec, cfg.target, "target",
+                    train_task=lambda d: build_task(d, "target.train_task"),
+                    eval_task=lambda d: build_task(d, "target.eval_task"),
+                    optim=lambda d: build_optim(d, "target.optim"))
+    unknown = sorted(set(target.languages) - set(target.eval_task.languages))
+    if unknown:
+        raise ConfigError(f"target '{target.name}': languages {unknown} are not in task "
+                          f"'{target.eval_task.name}' (it has {target.eval_task.languages})")
+    train = target.train_task
+    if train is not None and train.labels != target.eval_task.labels:
+        raise ConfigError(f"target '{target.name}': train task '{train.name}' labels {train.labels} "
+                          f"differ from eval task '{target.eval_task.name}' labels {target.eval_task.labels}")
+
+    data = to_dict(cfg.data)
+    return CellSpec(
+        model=model,
+        intermediate=intermediate,
+        target=target,
+        seed=int(cfg.seed),
+        runtime=_build(RuntimeSpec, cfg.trainer, "trainer"),
+        logger=_build(LoggerSpec, cfg.logger, "logger"),
+        cache_dir=str(cfg.paths.cache_dir),
+        output_dir=str(cfg.paths.output_dir),
+        demo_data_root=data["root"] if data.get("generate_demo") else None,
+        tags=list(cfg.get("tags") or []),
+    )

@@ -1,0 +1,87 @@
+"""The family interface: what a kind of task (classification, span, tagging, multiple choice,
+retrieval, mlm) must say so that the pipeline can train and evaluate it.
+
+A family is code; a task is data (conf/task/*.yaml naming a family). The pipeline only
+talks to families through this interface:
+
+    rows      normalize(mapped_record, task, aliases) -> canonical row | None
+    features  featurize(batch_of_rows, tokenizer, task) -> columns (input_ids, length, ...)
+    batches   collate(features, pad_id) -> tensors
+    model     build_head(hidden_size, task); forward(encoder, head, batch) -> outputs; loss(outputs, batch)
+    eval      predict(outputs, batch) -> small per-row outputs (moved to CPU);
+              decode(per_row_outputs, features, task) -> one prediction per example;
+              score(predictions, features, task) -> {metric: value}, main metric first
+    files     write_predictions(predictions, path) in XTREME's format
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from xtransfer.errors import ConfigError
+from xtransfer.specs import TaskSpec
+
+
+class Family:
+    name: ClassVar[str]
+    version: ClassVar[int] = 1           # bump when featurize changes: it is part of the feature cache key
+    main_metric: ClassVar[str]
+    prediction_suffix: ClassVar[str] = ".txt"
+
+    def normalize(self, record: dict[str, Any], task: TaskSpec, aliases: dict[str, str]) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def featurize(self, rows: dict[str, list], tokenizer, task: TaskSpec) -> dict[str, list]:
+        raise NotImplementedError
+
+    def collate(self, features: list[dict[str, Any]], pad_id: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def build_head(self, hidden_size: int, task: TaskSpec) -> nn.Module:
+        raise NotImplementedError
+
+    def forward(self, encoder: nn.Module, head: nn.Module, batch: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def loss(self, outputs: Any, batch: dict[str, Any]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def predict(self, outputs: Any, batch: dict[str, Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def decode(self, outputs: list[Any], features, task: TaskSpec) -> list[Any]:
+        raise NotImplementedError
+
+    def score(self, predictions: list[Any], features, task: TaskSpec) -> dict[str, float]:
+        raise NotImplementedError
+
+    def write_predictions(self, predictions: list[Any], path: Path) -> None:
+        path.write_text("".join(f"{p}\n" for p in predictions), encoding="utf-8")
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register(family_cls: type[Family]) -> type[Family]:
+    FAMILIES[family_cls.name] = family_cls()
+    return family_cls
+
+
+def get_family(name: str) -> Family:
+    import xtransfer.tasks  # noqa: F401  (registers the families)
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ConfigError(f"unknown task family '{name}'; known families: {sorted(FAMILIES)}") from None
+
+
+def pad(sequences: list[list[int]], value: int) -> torch.Tensor:
+    """Right-pad to the longest sequence of the batch (dynamic padding)."""
+    width = max(len(s) for s in sequences)
+    out = torch.full((len(sequences), width), value, dtype=torch.long)
+    for i, s in enumerate(sequences):
+        out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+    return out

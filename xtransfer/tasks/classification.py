@@ -1,0 +1,94 @@
+"""Sentence and sentence-pair classification (MNLI, QQP, ANLI, XNLI, PAWS-X).
+
+Canonical row: text_a, text_b (optional), label (class id). The head is RoBERTa's:
+dense + tanh over the first token, then a projection to the classes.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xtransfer import metrics
+from xtransfer.specs import TaskSpec
+from xtransfer.tasks.base import Family, pad, register
+
+
+class ClassificationHead(nn.Module):
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.out_proj = nn.Linear(hidden_size, num_labels)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(hidden_states[:, 0])
+        x = self.dropout(torch.tanh(self.dense(x)))
+        return self.out_proj(x)
+
+
+def label_id(raw: Any, labels: list[str], aliases: dict[str, str]) -> int:
+    """A raw label (class id, class name, alias, or digit string) -> class id."""
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError(f"label {raw!r} is not one of {labels}")
+    if isinstance(raw, int):
+        if 0 <= raw < len(labels):
+            return raw
+        raise ValueError(f"label id {raw} is out of range for {len(labels)} classes {labels}")
+    name = aliases.get(str(raw).strip(), str(raw).strip())
+    if name in labels:
+        return labels.index(name)
+    raise ValueError(f"label {raw!r} is not one of {labels}" + (f" (aliases: {aliases})" if aliases else ""))
+
+
+@register
+class Classification(Family):
+    name = "classification"
+    main_metric = "acc"
+    prediction_suffix = ".tsv"
+
+    def normalize(self, record, task: TaskSpec, aliases):
+        raw = record["label"]
+        if raw in task.skip_labels:
+            return None
+        text_a = record["text_a"]
+        if not isinstance(text_a, str) or not text_a.strip():
+            raise ValueError("empty text_a")
+        text_b = record.get("text_b")
+        return {"text_a": text_a, "text_b": text_b, "label": label_id(raw, task.labels, aliases)}
+
+    def featurize(self, rows, tokenizer, task: TaskSpec):
+        pairs = rows["text_b"] if any(t is not None for t in rows["text_b"]) else None
+        enc = tokenizer(rows["text_a"], pairs, truncation=True, max_length=task.max_length)
+        ids = enc["input_ids"]
+        return {"input_ids": ids, "length": [len(x) for x in ids], "label": rows["label"]}
+
+    def collate(self, features, pad_id):
+        input_ids = pad([f["input_ids"] for f in features], pad_id)
+        return {
+            "input_ids": input_ids,
+            "attention_mask": (input_ids != pad_id).long(),
+            "labels": torch.tensor([f["label"] for f in features], dtype=torch.long),
+        }
+
+    def build_head(self, hidden_size, task):
+        return ClassificationHead(hidden_size, len(task.labels))
+
+    def forward(self, encoder, head, batch):
+        hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        return head(hidden)
+
+    def loss(self, outputs, batch):
+        return F.cross_entropy(outputs.float(), batch["labels"])
+
+    def predict(self, outputs, batch):
+        return outputs.argmax(-1).tolist()
+
+    def decode(self, outputs, features, task):
+        return [task.labels[i] for i in outputs]
+
+    def score(self, predictions, features, task):
+        gold = [task.labels[i] for i in features["label"]]
+        return {"acc": metrics.accuracy(predictions, gold)}

@@ -1,0 +1,117 @@
+"""Training one stage and evaluating a checkpoint: the two things a stage build does."""
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import Logger
+
+from xtransfer.batching import LengthGroupedBatches, loader, SortedBatches
+from xtransfer.data.features import load_features
+from xtransfer.metrics import mean
+from xtransfer.modeling import load_encoder, load_head, save_checkpoint
+from xtransfer.module import KeepBest, TransferModule
+from xtransfer.specs import OptimSpec, RuntimeSpec, TaskSpec
+from xtransfer.tasks import get_family
+
+log = logging.getLogger(__name__)
+
+
+def resolve_precision(runtime: RuntimeSpec) -> str:
+    """auto: bf16-mixed on a GPU that has it, else full precision."""
+    if runtime.precision != "auto":
+        return runtime.precision
+    on_gpu = runtime.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    return "bf16-mixed" if on_gpu and torch.cuda.is_bf16_supported() else "32-true"
+
+
+def make_trainer(runtime: RuntimeSpec, logger: Logger | None, root_dir: str, **kwargs) -> pl.Trainer:
+    return pl.Trainer(
+        accelerator=runtime.accelerator, devices=runtime.devices, precision=resolve_precision(runtime),
+        logger=logger if logger is not None else False, enable_checkpointing=False,
+        enable_progress_bar=runtime.enable_progress_bar, enable_model_summary=False,
+        num_sanity_val_steps=0, use_distributed_sampler=False, log_every_n_steps=runtime.log_every_n_steps,
+        default_root_dir=root_dir, **kwargs)
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a stage's encoder comes from: a hub id (+ revision) or a checkpoint dir; key names it."""
+    source: str
+    revision: str | None
+    key: str
+
+
+def fit_stage(out_dir: Path, *, start: Start, task: TaskSpec, train_language: str, val_task: TaskSpec,
+              val_language: str, optim: OptimSpec, runtime: RuntimeSpec, seed: int, cache_dir: str,
+              logger: Logger | None, log_prefix: str) -> dict[str, Any]:
+    """Fine-tune start's encoder with a fresh head for task; save encoder + head to out_dir."""
+    pl.seed_everything(seed, workers=True, verbose=False)
+    encoder, tokenizer = load_encoder(start.source, start.revision)
+    family = get_family(task.family)
+    train = load_features(task, "train", train_language, tokenizer, cache_dir, optim.max_train_examples)
+    val = load_features(val_task, "validation", val_language, tokenizer, cache_dir, optim.max_val_examples)
+
+    steps_per_epoch = math.ceil(math.ceil(len(train) / optim.batch_size) / optim.grad_accum)
+    total_steps = steps_per_epoch * optim.epochs
+    if optim.max_steps > 0:
+        total_steps = min(total_steps, optim.max_steps)
+    head = family.build_head(encoder.config.hidden_size, task)
+    module = TransferModule(encoder, {task.name: head}, {task.name: task}, optim, total_steps,
+                            val_features={task.name: val}, log_prefix=log_prefix)
+    keep_best = KeepBest(f"{log_prefix}/val/score")
+    on_gpu = torch.cuda.is_available() and runtime.accelerator != "cpu"
+    train_loader = loader(train, LengthGroupedBatches(train["length"], optim.batch_size, runtime.length_group_size, seed),
+                          family, tokenizer.pad_token_id, task.name, runtime.num_workers, on_gpu)
+    val_loader = loader(val, SortedBatches(val["length"], runtime.eval_batch_size),
+                        family, tokenizer.pad_token_id, task.name, runtime.num_workers, on_gpu)
+    with tempfile.TemporaryDirectory(prefix="xtransfer-fit-") as scratch:
+        trainer = make_trainer(runtime, logger, scratch, max_epochs=optim.epochs, max_steps=optim.max_steps,
+                               gradient_clip_val=optim.max_grad_norm or None,
+                               accumulate_grad_batches=optim.grad_accum,
+                               callbacks=[keep_best] if optim.select_best else [])
+        trainer.fit(module, train_loader, val_loader)
+    save_checkpoint(out_dir, module.encoder, tokenizer, {task.name: module.heads[task.name]})
+    last = trainer.callback_metrics.get(f"{log_prefix}/val/score")
+    return {
+        "train_examples": len(train), "val_examples": len(val), "steps": trainer.global_step,
+        "epochs": trainer.current_epoch, "train_loss_per_epoch": module.epoch_losses,
+        "val_score_best": keep_best.best, "val_score_last": None if last is None else float(last),
+    }
+
+
+def evaluate(checkpoint: Path, head_task: TaskSpec, eval_task: TaskSpec, splits: list[str], languages: list[str],
+             runtime: RuntimeSpec, cache_dir: str, out_dir: Path) -> dict[str, Any]:
+    """Score the checkpoint's encoder + head_task head on every (split, language); write predictions."""
+    encoder, tokenizer = load_encoder(str(checkpoint / "model"))
+    family = get_family(eval_task.family)
+    head = load_head(checkpoint, head_task.name, family.build_head(encoder.config.hidden_size, head_task))
+    module = TransferModule(encoder, {head_task.name: head}, {head_task.name: head_task})
+    module.eval()
+
+    cells = [(split, lang) for split in splits for lang in languages]
+    features = {c: load_features(eval_task, c[0], c[1], tokenizer, cache_dir) for c in cells}
+    loaders = [loader(features[c], SortedBatches(features[c]["length"], runtime.eval_batch_size), family,
+                      tokenizer.pad_token_id, head_task.name, runtime.num_workers) for c in cells]
+    with tempfile.TemporaryDirectory(prefix="xtransfer-eval-") as scratch:
+        outputs = make_trainer(runtime, None, scratch).predict(module, loaders)
+    if len(loaders) == 1:
+        outputs = [outputs]
+
+    metrics: dict[str, dict[str, dict[str, float]]] = {}
+    (out_dir / "predictions").mkdir(parents=True, exist_ok=True)
+    for (split, lang), batches in zip(cells, outputs):
+        pairs = sorted((p for batch in batches for p in batch), key=lambda p: p[0])
+        predictions = family.decode([out for _, out in pairs], features[(split, lang)], eval_task)
+        metrics.setdefault(split, {})[lang] = family.score(predictions, features[(split, lang)], eval_task)
+        family.write_predictions(predictions, out_dir / "predictions" / f"{split}-{lang}{family.prediction_suffix}")
+    averages = {split: {m: mean([per_lang[l][m] for l in languages]) for m in next(iter(per_lang.values()))}
+                for split, per_lang in metrics.items()}
+    return {"main_metric": family.main_metric, "metrics": metrics, "averages": averages,
+            "prediction_suffix": family.prediction_suffix}
