@@ -79,10 +79,16 @@ class TaskSpec:
 
     def describe(self) -> dict[str, Any]:
         """What determines this task's rows and features (stage keys hash this)."""
-        out = dataclasses.asdict(self)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         # Only the active source matters; the other one is just an alternative.
         out.pop("local" if self.source == "hub" else "hub")
         out.pop("languages")  # which languages a stage uses is recorded by the stage itself
+        if out.get("local"):
+            # Where the files are does not matter, their bytes do (data_fingerprint hashes them).
+            out["local"] = {k: v for k, v in dataclasses.asdict(self.local).items() if k != "root"}
+        if out.get("hub"):
+            out["hub"] = dataclasses.asdict(self.hub)
+        out["parts"] = {name: part.describe() for name, part in self.parts.items()}
         return out
 
 

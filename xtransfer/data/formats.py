@@ -20,7 +20,14 @@ csv.field_size_limit(sys.maxsize)  # SQuAD-sized contexts and long premises exce
 
 
 def read_tsv(path: Path) -> Iterator[Record]:
-    """Tab-separated with a header line and no quoting (GLUE, XNLI, PAWS-X, SNLI .txt)."""
+    """Tab-separated with a header line and no quoting (GLUE, XNLI, PAWS-X, SNLI .txt).
+
+    A row may stop short of the header: SNLI's .txt files leave out the empty trailing
+    label2..label5 of every pair with a single annotation (10 of 14 fields). Such a record
+    simply lacks the missing columns, so a row that lost a column the task reads is still an
+    error at its file:line (load_rows: "no column ..."). A row longer than the header is
+    always an error.
+    """
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
@@ -29,7 +36,7 @@ def read_tsv(path: Path) -> Iterator[Record]:
         for row in reader:
             if not row or row == [""]:
                 continue
-            if len(row) != len(header):
+            if len(row) > len(header):
                 raise DataError(
                     f"{path}:{reader.line_num}: expected {len(header)} tab-separated fields as in the "
                     f"header, found {len(row)}. Fix or delete this line (a stray tab or newline inside a field?)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -88,8 +89,9 @@ def load_rows(task: TaskSpec, split: str, language: str, normalize: Normalize) -
         try:
             mapped = {canon: _lookup(record, col) for canon, col in src.columns.items()}
         except KeyError as e:
+            hint = "; a short row: a lost tab or a line break inside a field?" if task.source == "local" else ""
             raise DataError(f"{location}: no column {e.args[0]!r} (task '{task.name}' maps {src.columns}; "
-                            f"the row has {sorted(record)})") from None
+                            f"the row has {sorted(record)}{hint})") from None
         try:
             row = normalize(mapped, task, src.label_aliases)
         except ValueError as e:
@@ -113,15 +115,21 @@ def _describe_source(task: TaskSpec, split: str, language: str) -> str:
 
 
 _file_digests: dict[tuple[str, int, int], str] = {}
+_RACY_NS = 2_000_000_000  # coarser than any filesystem's mtime granularity we expect (FAT: 2 s)
 
 
 def _file_digest(path: Path) -> str:
     stat = path.stat()
     memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if memo not in _file_digests:
-        with path.open("rb") as f:
-            _file_digests[memo] = hashlib.file_digest(f, "sha256").hexdigest()
-    return _file_digests[memo]
+    if memo in _file_digests:
+        return _file_digests[memo]
+    with path.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    # A file modified within the mtime granularity may be rewritten with the same size and mtime
+    # ("racy git"): memoize only files that have been still for longer than that.
+    if time.time_ns() - stat.st_mtime_ns > _RACY_NS:
+        _file_digests[memo] = digest
+    return digest
 
 
 def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:

@@ -37,9 +37,12 @@ def label_id(raw: Any, labels: list[str], aliases: dict[str, str]) -> int:
         if 0 <= raw < len(labels):
             return raw
         raise ValueError(f"label id {raw} is out of range for {len(labels)} classes {labels}")
-    name = aliases.get(str(raw).strip(), str(raw).strip())
+    text = str(raw).strip()
+    name = aliases.get(text, text)
     if name in labels:
         return labels.index(name)
+    if text.isascii() and text.isdigit() and int(text) < len(labels):  # e.g. GLUE QQP's is_duplicate 0/1
+        return int(text)
     raise ValueError(f"label {raw!r} is not one of {labels}" + (f" (aliases: {aliases})" if aliases else ""))
 
 

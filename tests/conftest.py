@@ -1,0 +1,33 @@
+"""Shared fixtures: the real config composed with Hydra, and one demo workspace per session."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from xtransfer.config import CONF_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# Small budgets that still learn: the demo's synthetic tasks on the tiny model.
+FAST = [
+    "experiment=demo", "logger=none", "trainer.enable_progress_bar=false",
+    "target.optim.max_train_examples=1500", "target.optim.epochs=3", "target.optim.max_val_examples=200",
+    "intermediate.optim.max_train_examples=800", "intermediate.optim.epochs=1",
+    "intermediate.optim.max_val_examples=100",
+]
+
+
+def compose_cfg(overrides: list[str], outputs: Path, job: str = "job"):
+    """The composed config as `python -m xtransfer.run` would build it, writing under `outputs`."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=[f"paths.outputs_root={outputs}",
+                                            f"paths.output_dir={outputs / job}", *overrides])
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory) -> Path:
+    """An outputs root shared by the session: demo data, tiny model and features are built once."""
+    return tmp_path_factory.mktemp("outputs")
