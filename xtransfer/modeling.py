@@ -65,14 +65,17 @@ def load_encoder(source: str, revision: str | None = None):
     """(encoder, tokenizer) from a hub id (pinned revision) or a checkpoint directory."""
     from transformers import AutoModel, AutoTokenizer
 
+    if Path(source).is_dir() and not (Path(source) / "config.json").is_file():
+        raise XTransferError(f"model directory '{source}' has no config.json: set model.name_or_path to a "
+                             "directory saved by transformers (config.json, weights, tokenizer files)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
         encoder = AutoModel.from_pretrained(source, revision=revision, add_pooling_layer=False)
-    except OSError as e:
+    except (OSError, ValueError) as e:
         where = "directory" if Path(source).exists() else "hub model"
         raise XTransferError(
             f"could not load {where} '{source}'" + (f" @ {revision}" if revision else "") + f": {e}\n"
-            "  Offline? Download it where the hub is reachable (huggingface-cli download "
+            "  Offline? Download it where the hub is reachable (hf download "
             f"{source} --revision {revision}) into the HF cache, or set model.name_or_path=<local dir>.") from None
     if not tokenizer.is_fast:
         raise ConfigError(f"'{source}' has no fast tokenizer; xtransfer needs offsets and a fast tokenizer")

@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from xtransfer.config import CONF_DIR
@@ -26,6 +28,8 @@ def main(cfg: DictConfig) -> float:
         out = Path(cfg.paths.output_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "error.json").write_text(json.dumps({"error": type(e).__name__, "message": str(e)}, indent=1))
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # Hydra records the failed cell, runs the others, then exits non-zero
         raise SystemExit(2) from None
 
 
