@@ -14,8 +14,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 # Small budgets that still learn: the demo's synthetic tasks on the tiny model.
 FAST = [
     "experiment=demo", "logger=none", "trainer.enable_progress_bar=false",
-    "target.optim.max_train_examples=1500", "target.optim.epochs=3", "target.optim.max_val_examples=200",
-    "intermediate.optim.max_train_examples=800", "intermediate.optim.epochs=1",
+    "target.optim.max_train_examples=3000", "target.optim.max_val_examples=200",
+    "intermediate.optim.max_train_examples=1000", "intermediate.optim.epochs=1",
     "intermediate.optim.max_val_examples=100",
 ]
 

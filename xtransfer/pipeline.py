@@ -111,9 +111,10 @@ def pretrained_start(model: ModelSpec, store: StageStore) -> tuple[Start, Stage 
     return Start(model.name_or_path, model.revision, digest(identity)), None
 
 
-def train_stage(store: StageStore, cell: CellSpec, kind: str, start: Start, task: TaskSpec, train_language: str,
-                val_task: TaskSpec, val_language: str, optim: OptimSpec, logger) -> Stage:
-    payload = {
+def train_payload(cell: CellSpec, start: Start, task: TaskSpec, train_language: str, val_task: TaskSpec,
+                  val_language: str, optim: OptimSpec) -> dict[str, Any]:
+    """Exactly what determines a trained stage's weights: its key is the hash of this."""
+    return {
         "upstream": start.key,
         "task": task.describe(),
         "data": {"train": data_fingerprint(task, "train", train_language),
@@ -124,6 +125,11 @@ def train_stage(store: StageStore, cell: CellSpec, kind: str, start: Start, task
         "seed": cell.seed,
         "precision": resolve_precision(cell.runtime),
     }
+
+
+def train_stage(store: StageStore, cell: CellSpec, kind: str, start: Start, task: TaskSpec, train_language: str,
+                val_task: TaskSpec, val_language: str, optim: OptimSpec, logger) -> Stage:
+    payload = train_payload(cell, start, task, train_language, val_task, val_language, optim)
 
     def build(out: Path) -> dict[str, Any]:
         return fit_stage(out, start=start, task=task, train_language=train_language, val_task=val_task,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from xtransfer.specs import OptimSpec, RuntimeSpec, TaskSpec
 from xtransfer.tasks import get_family
 
 log = logging.getLogger(__name__)
+
+# Our evaluation batch samplers return every index (SortedBatches); Lightning cannot know that.
+warnings.filterwarnings("ignore", message=".*custom batch sampler.*")
 
 
 def resolve_precision(runtime: RuntimeSpec) -> str:
@@ -63,6 +67,7 @@ def fit_stage(out_dir: Path, *, start: Start, task: TaskSpec, train_language: st
     if optim.max_steps > 0:
         total_steps = min(total_steps, optim.max_steps)
     head = family.build_head(encoder.config.hidden_size, task)
+    encoder.train()  # from_pretrained returns eval mode, and Lightning keeps the mode it finds (no dropout)
     module = TransferModule(encoder, {task.name: head}, {task.name: task}, optim, total_steps,
                             val_features={task.name: val}, log_prefix=log_prefix)
     keep_best = KeepBest(f"{log_prefix}/val/score")

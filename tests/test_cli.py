@@ -1,0 +1,63 @@
+"""`python -m xtransfer.run` in a subprocess, as a user runs it."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+TINY_BUDGET = [
+    "experiment=demo", "trainer.enable_progress_bar=false",
+    "target.optim.max_train_examples=300", "target.optim.epochs=1", "target.optim.max_val_examples=50",
+    "intermediate.optim.max_train_examples=300", "intermediate.optim.epochs=1",
+    "intermediate.optim.max_val_examples=50",
+]
+
+
+def xtransfer(*args: str, outputs: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0"}
+    env.pop("WANDB_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", "xtransfer.run", *args, f"paths.outputs_root={outputs}"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+
+
+def sweep_results(outputs: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(outputs.glob("multiruns/*/*/*/results.json"))]
+
+
+def test_multirun_grid_shares_intermediate_stages_and_reruns_train_nothing(tmp_path):
+    grid = ["-m", "intermediate=none,mnli", "target=pawsx,xnli", "target.languages=[en,de]",
+            "logger=wandb", "logger.mode=offline", *TINY_BUDGET]
+    proc = xtransfer(*grid, outputs=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = sweep_results(tmp_path)
+    assert len(results) == 4 and all(isinstance(r["score"], float) for r in results)
+    trained = [(s["kind"], s["name"]) for r in results for s in r["stages"] if not s["reused"]]
+    assert trained.count(("intermediate", "mnli")) == 1          # shared by both targets
+    assert trained.count(("pretrained", "tiny")) == 1
+    assert "task scores" in proc.stderr + proc.stdout              # the sweep summary
+    assert list((tmp_path / "wandb").glob("offline-run-*")), "one offline W&B run per job"
+
+    again = xtransfer(*grid, outputs=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    rerun = sweep_results(tmp_path)[4:] if len(sweep_results(tmp_path)) == 8 else []
+    assert len(rerun) == 4 and all(s["reused"] for r in rerun for s in r["stages"])
+
+
+def test_missing_local_data_gives_one_clear_error(tmp_path):
+    proc = xtransfer("data=local", f"data.root={tmp_path / 'nowhere'}", "model=tiny",
+                     f"model.tiny.tokenizer_files={REPO / 'README.md'}", "logger=none", outputs=tmp_path)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2
+    assert f"missing file {tmp_path / 'nowhere' / 'glue' / 'MNLI' / 'train.tsv'}" in output
+    assert "data.root" in output and "Traceback" not in output
+    error = json.loads(next(tmp_path.glob("runs/*/*/error.json")).read_text())
+    assert error["error"] == "DataError"
+
+
+def test_unknown_option_exits_with_hydras_choices(tmp_path):
+    proc = xtransfer("target=xnlii", outputs=tmp_path)
+    assert proc.returncode != 0 and "xnli" in proc.stderr and "pawsx" in proc.stderr
