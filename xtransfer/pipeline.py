@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from xtransfer import loggers
 from xtransfer.data.sources import data_fingerprint, _file_digest
 from xtransfer.hashing import digest
-from xtransfer.locking import build_once
+from xtransfer.locking import build_once, locked
 from xtransfer.modeling import build_tiny
 from xtransfer.specs import CellSpec, ModelSpec, OptimSpec, TaskSpec, build_cell
 from xtransfer.stages import Stage, StageStore
@@ -81,12 +81,21 @@ def run_cell(cell: CellSpec, logger=None) -> dict[str, Any]:
 
 
 def ensure_demo_data(root: Path) -> None:
-    from xtransfer.data.demo import generate_demo_data
+    """Generate the demo datasets once (concurrent jobs wait), again when the generator changed."""
+    from xtransfer.data import demo
+
+    version = digest([p.read_bytes().hex() for p in sorted(Path(demo.__file__).parent.glob("demo*.py"))])
+    stamp = root / "VERSION"
+    if root.exists() and not (stamp.is_file() and stamp.read_text() == version):
+        with locked(root):
+            if root.exists() and not (stamp.is_file() and stamp.read_text() == version):
+                log.info("the demo data generator changed: regenerating %s", root)
+                shutil.rmtree(root)
 
     def build(tmp: Path) -> None:
-        generate_demo_data(tmp)
+        demo.generate_demo_data(tmp)
+        (tmp / "VERSION").write_text(version)
 
-    # The demo data is a build-once directory like a stage: concurrent jobs generate it once.
     if not build_once(root, build):
         log.info("generated the demo datasets in %s", root)
 

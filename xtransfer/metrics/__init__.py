@@ -1,4 +1,7 @@
-"""Metrics as XTREME's evaluator computes them, in percent (0-100)."""
+"""Metrics as XTREME's evaluator computes them, in percent (0-100).
+
+One module per kind of metric (squad.py, seqeval.py, ...); the simple ones live here.
+"""
 from __future__ import annotations
 
 from typing import Sequence
