@@ -62,8 +62,9 @@ def run_cell(cell: CellSpec, logger=None) -> dict[str, Any]:
     target = cell.target
     if target.train_task is None:
         raise NotImplementedError(f"target '{target.name}' has no training task; retrieval targets are not built yet")
+    val_task = target.eval_task if target.select_on == "eval" else target.train_task
     target_stage = train_stage(store, cell, "target", start, target.train_task, target.train_language,
-                               target.eval_task, target.train_language, target.optim, logger)
+                               val_task, target.train_language, target.optim, logger)
     stages.append(target_stage)
 
     eval_stage = evaluation_stage(store, cell, target_stage)

@@ -175,6 +175,7 @@ class TargetSpec:
     languages: list[str]
     eval_splits: list[str]
     train_language: str = "en"
+    select_on: str = "eval"   # whose English validation split picks the best epoch: the eval task's or the train task's
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,8 @@ def build_cell(cfg: DictConfig) -> CellSpec:
     if unknown:
         raise ConfigError(f"target '{target.name}': languages {unknown} are not in task "
                           f"'{target.eval_task.name}' (it has {target.eval_task.languages})")
+    if target.select_on not in ("eval", "train"):
+        raise ConfigError(f"target '{target.name}': select_on must be 'eval' or 'train', got '{target.select_on}'")
     train = target.train_task
     if train is not None and train.labels != target.eval_task.labels:
         raise ConfigError(f"target '{target.name}': train task '{train.name}' labels {train.labels} "

@@ -81,6 +81,14 @@ FORMATS: dict[str, Callable[[Path], Iterator[Record]]] = {
 }
 
 
+def register_format(name: str):
+    """Decorator for a reader defined beside its family (import the module below to register it)."""
+    def register(reader: Callable[[Path], Iterator[Record]]):
+        FORMATS[name] = reader
+        return reader
+    return register
+
+
 def reader_for(name: str) -> Callable[[Path], Iterator[Record]]:
     try:
         return FORMATS[name]
