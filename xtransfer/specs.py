@@ -39,27 +39,29 @@ def _build(cls, data: Mapping[str, Any] | None, where: str, **nested):
     return cls(**data)
 
 
-@dataclass(frozen=True)
-class HubSource:
+@dataclass(frozen=True, kw_only=True)
+class Source:
+    """How a source's records map onto the family's canonical columns."""
+    columns: dict[str, str]                      # canonical column -> source column (dotted for nested)
+    language_column: str | None = None           # keep only records whose column equals the language
+    label_aliases: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubSource(Source):
     """A dataset on the Hugging Face Hub. `name` and split names may contain {lang}."""
     path: str
     revision: str
     splits: dict[str, str | list[str]]
-    columns: dict[str, str]
     name: str | None = None
-    language_column: str | None = None
-    label_aliases: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class LocalSource:
+@dataclass(frozen=True, kw_only=True)
+class LocalSource(Source):
     """Raw files in their original layout: root/files[split] (may contain {lang}), read by `format`."""
     format: str
     root: str
     files: dict[str, str | list[str]]
-    columns: dict[str, str]
-    language_column: str | None = None
-    label_aliases: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
