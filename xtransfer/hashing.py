@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 
@@ -19,3 +21,22 @@ def tokenizer_fingerprint(tokenizer) -> str:
         cached = hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
         tokenizer._xtransfer_fingerprint = cached
     return cached
+
+
+_file_digests: dict[tuple[str, int, int], str] = {}
+_RACY_NS = 2_000_000_000  # coarser than any filesystem's mtime granularity we expect (FAT: 2 s)
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, memoized per (path, size, mtime) within the process."""
+    stat = path.stat()
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo in _file_digests:
+        return _file_digests[memo]
+    with path.open("rb") as f:
+        value = hashlib.file_digest(f, "sha256").hexdigest()
+    # A file modified within the mtime granularity may be rewritten with the same size and mtime
+    # ("racy git"): memoize only files that have been still for longer than that.
+    if time.time_ns() - stat.st_mtime_ns > _RACY_NS:
+        _file_digests[memo] = value
+    return value

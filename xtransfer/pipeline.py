@@ -18,10 +18,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from xtransfer import loggers
-from xtransfer.data.sources import data_fingerprint, _file_digest
-from xtransfer.hashing import digest
+from xtransfer.data.sources import data_fingerprint
+from xtransfer.hashing import digest, file_digest
 from xtransfer.locking import build_once, locked
 from xtransfer.modeling import build_tiny
+from xtransfer.retrieval import evaluate_retrieval
 from xtransfer.specs import CellSpec, ModelSpec, OptimSpec, TaskSpec, build_cell
 from xtransfer.stages import Stage, StageStore
 from xtransfer.train import Start, evaluate, fit_stage, resolve_precision
@@ -60,14 +61,14 @@ def run_cell(cell: CellSpec, logger=None) -> dict[str, Any]:
         start = Start(str(stage.path / "model"), None, stage.key)
 
     target = cell.target
-    if target.train_task is None:
-        raise NotImplementedError(f"target '{target.name}' has no training task; retrieval targets are not built yet")
-    val_task = target.eval_task if target.select_on == "eval" else target.train_task
-    target_stage = train_stage(store, cell, "target", start, target.train_task, target.train_language,
-                               val_task, target.train_language, target.optim, logger)
-    stages.append(target_stage)
-
-    eval_stage = evaluation_stage(store, cell, target_stage)
+    if target.train_task is None:  # retrieval: embed with the encoder the chain has so far, no target stage
+        eval_stage = retrieval_stage(store, cell, start)
+    else:
+        val_task = target.eval_task if target.select_on == "eval" else target.train_task
+        target_stage = train_stage(store, cell, "target", start, target.train_task, target.train_language,
+                                   val_task, target.train_language, target.optim, logger)
+        stages.append(target_stage)
+        eval_stage = evaluation_stage(store, cell, target_stage)
     stages.append(eval_stage)
 
     results = write_results(cell, eval_stage, stages)
@@ -105,7 +106,7 @@ def pretrained_start(model: ModelSpec, store: StageStore) -> tuple[Start, Stage 
     """The encoder a cell starts from. A tiny model is itself a stage (trained tokenizer + random init)."""
     if model.tiny is not None:
         corpus = sorted(Path(p) for p in glob.glob(model.tiny.tokenizer_files))
-        payload = {"tiny": dataclasses.asdict(model.tiny), "corpus": [_file_digest(p) for p in corpus]}
+        payload = {"tiny": dataclasses.asdict(model.tiny), "corpus": [file_digest(p) for p in corpus]}
 
         def build(out: Path) -> dict[str, Any]:
             build_tiny(model.tiny, out)
@@ -115,7 +116,7 @@ def pretrained_start(model: ModelSpec, store: StageStore) -> tuple[Start, Stage 
         return Start(str(stage.path / "model"), None, stage.key), stage
     path = Path(model.name_or_path)
     if path.is_dir():  # a local checkpoint: its files name it
-        identity = {"dir": sorted(_file_digest(p) for p in path.rglob("*") if p.is_file())}
+        identity = {"dir": sorted(file_digest(p) for p in path.rglob("*") if p.is_file())}
     else:
         identity = {"hub": model.name_or_path, "revision": model.revision}
     return Start(model.name_or_path, model.revision, digest(identity)), None
@@ -162,6 +163,24 @@ def evaluation_stage(store: StageStore, cell: CellSpec, trained: Stage) -> Stage
     def build(out: Path) -> dict[str, Any]:
         return evaluate(trained.path, target.train_task, target.eval_task, target.eval_splits, target.languages,
                         cell.runtime, cell.cache_dir, out)
+
+    return store.run("eval", target.eval_task.name, payload, build)
+
+
+def retrieval_stage(store: StageStore, cell: CellSpec, start: Start) -> Stage:
+    """Scores of a retrieval target from the upstream encoder (a checkpoint, or the pretrained model)."""
+    target, precision = cell.target, resolve_precision(cell.runtime)
+    payload = {
+        "upstream": start.key,
+        "task": target.eval_task.describe(),
+        "data": {f"{split}/{lang}": data_fingerprint(target.eval_task, split, lang)
+                 for split in target.eval_splits for lang in target.languages},
+        "embedding": dataclasses.asdict(target.embedding),
+        "precision": precision,
+    }
+
+    def build(out: Path) -> dict[str, Any]:
+        return evaluate_retrieval(start.source, start.revision, target, precision, cell.runtime, cell.cache_dir, out)
 
     return store.run("eval", target.eval_task.name, payload, build)
 

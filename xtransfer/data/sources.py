@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from xtransfer.errors import DataError
 from xtransfer.specs import HubSource, LocalSource, TaskSpec
 from xtransfer.data.formats import Record, reader_for
+from xtransfer.hashing import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,15 @@ def local_files(task: TaskSpec, split: str, language: str) -> list[Path]:
     src = task.local
     if split not in src.files:
         raise DataError(f"task '{task.name}' has no local '{split}' split (it has {sorted(src.files)})")
-    return [Path(src.root) / f.format(lang=language) for f in _listify(src.files[split])]
+    return [path for f in _listify(src.files[split]) for path in _glob(Path(src.root) / f.format(lang=language))]
+
+
+def _glob(pattern: Path) -> list[Path]:
+    """A file name pattern (UD: every treebank of a language) -> its files, sorted; no match -> the
+    pattern itself, so that reading it reports the missing file."""
+    if not any(c in str(pattern) for c in "*?["):
+        return [pattern]
+    return sorted(Path(pattern.anchor).glob(str(pattern.relative_to(pattern.anchor)))) or [pattern]
 
 
 def _local_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
@@ -59,7 +67,8 @@ def _hub_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
     hub = task.hub
     if split not in hub.splits:
         raise DataError(f"task '{task.name}' has no '{split}' split on the hub (it has {sorted(hub.splits)})")
-    config = hub.name.format(lang=language) if hub.name else None
+    # name: a {lang} template, or a language -> config map (google/xtreme's udpos.<EnglishName>)
+    config = hub.name.get(language) if isinstance(hub.name, dict) else hub.name.format(lang=language) if hub.name else None
     for hub_split in _listify(hub.splits[split]):
         hub_split = hub_split.format(lang=language)
         where = f"{hub.path}" + (f"/{config}" if config else "") + f" split '{hub_split}' @ {hub.revision}"
@@ -87,7 +96,11 @@ def load_rows(task: TaskSpec, split: str, language: str, normalize: Normalize) -
         if src.language_column and record.get(src.language_column) != language:
             continue
         try:
-            mapped = {canon: _lookup(record, col) for canon, col in src.columns.items()}
+            # a column mapped from "{lang}" is the language being loaded (span: MLQA's normalisation);
+            # a list of columns gathers several into one (multiple choice: choice1, choice2 -> choices)
+            mapped = {canon: language if col == "{lang}" else
+                      [_lookup(record, c) for c in col] if isinstance(col, list) else _lookup(record, col)
+                      for canon, col in src.columns.items()}
         except KeyError as e:
             hint = "; a short row: a lost tab or a line break inside a field?" if task.source == "local" else ""
             raise DataError(f"{location}: no column {e.args[0]!r} (task '{task.name}' maps {src.columns}; "
@@ -114,24 +127,6 @@ def _describe_source(task: TaskSpec, split: str, language: str) -> str:
     return f"{task.hub.path} {task.hub.name or ''} {task.hub.splits.get(split)}"
 
 
-_file_digests: dict[tuple[str, int, int], str] = {}
-_RACY_NS = 2_000_000_000  # coarser than any filesystem's mtime granularity we expect (FAT: 2 s)
-
-
-def _file_digest(path: Path) -> str:
-    stat = path.stat()
-    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if memo in _file_digests:
-        return _file_digests[memo]
-    with path.open("rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
-    # A file modified within the mtime granularity may be rewritten with the same size and mtime
-    # ("racy git"): memoize only files that have been still for longer than that.
-    if time.time_ns() - stat.st_mtime_ns > _RACY_NS:
-        _file_digests[memo] = digest
-    return digest
-
-
 def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:
     """Hash of what determines the rows: the task spec and, for local files, their bytes.
 
@@ -144,7 +139,7 @@ def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:
             for path in local_files(part, split, language):
                 if not path.is_file():
                     list(_local_records(part, split, language))  # raises the missing-file message
-                h.update(_file_digest(path).encode())
+                h.update(file_digest(path).encode())
     return h.hexdigest()[:16]
 
 
