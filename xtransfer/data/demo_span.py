@@ -1,0 +1,207 @@
+"""Synthetic extractive-QA datasets in the real raw layouts (see demo.py for the lexicons):
+
+    squad/{train,dev}-v1.1.json, squad/{train,dev}-v2.0.json     English intermediate tasks
+    xquad/xquad.<lang>.json                                       one parallel set, 11 languages
+    MLQA_V1/{dev,test}/{dev,test}-context-<l>-question-<l>.json   parallel, 7 languages
+    tydiqa/tydiqa-goldp-v1.1-{train,dev}.json                     ids prefixed by the language name
+
+A context is two facts ('Anna buys 3 red cars at the park and Omar sees 5 cups.'); a question
+asks for one fact's person ('Who buys red cars?'), number ('How many cups does Omar see?') or
+place ('Where does Anna buy cars?'), so answers are a name, a digit or a place word. Verbs and
+nouns differ between the facts of a context, so every question has one answer. SQuAD v2's
+unanswerable questions ask about a verb/noun pair that no fact of the context has.
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+from xtransfer.data import demo
+from xtransfer.data.demo import (NO_SPACES, NOUNS, NUMBERS, PLACES, THING_VERBS, VERB_FINAL, Clause, _join_clauses,
+                                 _noun_phrase, _rng, _sentence, _verb, _word, _write)
+from xtransfer.data.span_formats import TYDIQA_LANGUAGES
+
+XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
+MLQA_LANGUAGES = ("ar", "de", "en", "es", "hi", "vi", "zh")
+TYDIQA_DEMO_LANGUAGES = ("ar", "bn", "en", "fi", "id", "ko", "ru", "sw", "te")
+TYDIQA_NAMES = {code: name for name, code in TYDIQA_LANGUAGES.items()}
+
+# TyDiQA languages the shared demo lexicons lack: their own scripts, rendered like the others.
+_EXTRA_SCRIPTS = {
+    "bn": (demo._cross("ক খ গ চ জ ট ড ত দ ন প ব ম র ল স হ", "া ি ী ু ে ো"), (2, 3), ""),
+    "te": (demo._cross("క గ చ జ ట డ త ద న ప బ మ ర ల వ స", "ా ి ీ ు ె ో"), (2, 3), ""),
+    "fi": (demo._cross("h j k l m n p r s t v", "a e i o u y ä ö"), (2, 4), ""),
+    "id": (demo._cross("b c d g j k l m n p r s t w", "a e i o u"), (2, 3), ""),
+}
+# Question words the shared lexicons lack: 'who' and 'how many' (English, or pseudo-words).
+_QUESTION_WORDS = {"who": "who", "howmany": "how many"}
+
+
+def _extend_lexicons() -> None:
+    """Add the TyDiQA-only languages and the question words to demo's lexicons (idempotent)."""
+    for lang, script in _EXTRA_SCRIPTS.items():
+        if lang not in demo._LEXICONS:
+            demo._SCRIPTS[lang] = script
+            demo._LEXICONS[lang] = demo._pseudo_lexicon(lang)
+    for lang, lexicon in demo._LEXICONS.items():
+        for key, english in _QUESTION_WORDS.items():
+            if f"wh:{key}" not in lexicon:
+                lexicon[f"wh:{key}"] = (english,) if lang == "en" else (_pseudo_word(lang, key, lexicon),)
+
+
+def _pseudo_word(lang: str, key: str, lexicon: dict) -> str:
+    pool, (lo, hi), sep = demo._SCRIPTS[lang]
+    rng = random.Random(f"xtransfer-demo-span-lexicon:{lang}:{key}")
+    used = {w for forms in lexicon.values() for w in forms}
+    word = ""
+    while not word or word in used:
+        word = sep.join(rng.choice(pool) for _ in range(rng.randint(lo, hi)))
+    return word
+
+
+# ---- abstract examples ---------------------------------------------------------------
+def _context(rng: random.Random) -> tuple[Clause, ...]:
+    """Two positive facts with distinct people, verbs and nouns (so each question has one answer).
+    Two, not more: the tiny demo model learns to pick the right fact of two in a minute."""
+    n = 2
+    names = rng.sample(demo.NAMES, n)
+    verbs, nouns = rng.sample(list(THING_VERBS), n), rng.sample(list(NOUNS), n)
+    return tuple(Clause(name, verb, rng.choice(NUMBERS), noun,
+                        adj=rng.choice(list(demo.ADJECTIVES)) if rng.random() < 0.4 else None,
+                        place=rng.choice(list(PLACES)) if rng.random() < 0.5 else None)
+                 for name, verb, noun in zip(names, verbs, nouns))
+
+
+def _question(rng: random.Random, facts: tuple[Clause, ...]) -> tuple[int, str]:
+    """(which fact, what it asks: who | howmany | where)."""
+    k = rng.randrange(len(facts))
+    kinds = ["who", "howmany"] + (["where"] if facts[k].place else [])
+    return k, rng.choice(kinds)
+
+
+def _unanswerable(rng: random.Random, facts: tuple[Clause, ...]) -> Clause:
+    """A fact whose verb/noun pair the context lacks."""
+    pairs = {(c.verb, c.noun) for c in facts}
+    while True:
+        c = replace(facts[0], verb=rng.choice(list(THING_VERBS)), noun=rng.choice(list(NOUNS)))
+        if (c.verb, c.noun) not in pairs:
+            return c
+
+
+# ---- rendering -------------------------------------------------------------------------
+def _question_text(lang: str, c: Clause, kind: str) -> str:
+    if kind == "where":
+        q = demo.Question("where", c.name, c.verb, c.noun, adj=c.adj)
+        return _sentence(lang, demo._render_question(lang, q), question=True)[0]
+    wh = _word(lang, f"wh:{kind}")
+    obj = _noun_phrase(lang, c.num if kind == "who" else None, c.adj, c.noun, False)
+    if kind == "who":
+        verb = _verb(lang, c.verb, False)
+        words = [*wh, *obj, *_word(lang, "fn:obj"), *verb] if lang in VERB_FINAL else [*wh, *verb, *obj]
+    elif lang == "en":
+        words = [*wh, *obj, "does", c.name, *_verb(lang, c.verb, False, base=True)]
+    else:
+        verb = _verb(lang, c.verb, False)
+        words = [c.name, *wh, *obj, *_word(lang, "fn:obj"), *verb] if lang in VERB_FINAL else [*wh, *obj, c.name, *verb]
+    return _sentence(lang, words, question=True)[0]
+
+
+def _answer_words(lang: str, c: Clause, kind: str) -> list[str]:
+    if kind == "where":
+        return _word(lang, f"place:{c.place}")
+    return [c.name] if kind == "who" else [str(c.num)]
+
+
+def _render(lang: str, facts: tuple[Clause, ...], k: int, kind: str) -> tuple[str, str, int]:
+    """(context, answer text, answer_start): the answer located in fact k's words."""
+    context = _sentence(lang, _join_clauses(lang, facts))[0]
+    words_before = [*_join_clauses(lang, facts[:k]), *_word(lang, "fn:and")] if k else []
+    fact = demo._render_clause(lang, facts[k])
+    answer = _answer_words(lang, facts[k], kind)
+    at = next(i for i in range(len(fact)) if fact[i:i + len(answer)] == answer)
+    sep = "" if lang in NO_SPACES else " "
+    prefix = sep.join(words_before + fact[:at])
+    start = len(prefix) + (len(sep) if prefix else 0)
+    text = sep.join(answer)
+    assert context[start:start + len(text)].lower() == text.lower(), (context, text, start)
+    return context, context[start:start + len(text)], start  # the context's case ('Anna' stays 'Anna')
+
+
+def _squad_json(version: str, articles: list[dict]) -> list[str]:
+    return [json.dumps({"version": version, "data": articles}, ensure_ascii=False)]
+
+
+def _article(title: str, paragraphs: list[dict]) -> dict:
+    return {"title": title, "paragraphs": paragraphs}
+
+
+def _examples(rng: random.Random, n: int) -> list[tuple[tuple[Clause, ...], int, str]]:
+    out = []
+    for _ in range(n):
+        facts = _context(rng)
+        out.append((facts, *_question(rng, facts)))
+    return out
+
+
+def _paragraphs(lang: str, examples, id_of, v2_rng: random.Random | None = None) -> list[dict]:
+    paragraphs = []
+    for i, (facts, k, kind) in enumerate(examples):
+        context, text, start = _render(lang, facts, k, kind)
+        qa = {"id": id_of(i), "question": _question_text(lang, facts[k], kind),
+              "answers": [{"text": text, "answer_start": start}]}
+        if v2_rng is not None:
+            qa["is_impossible"] = False
+            if v2_rng.random() < 1 / 3:
+                qa.update(question=_question_text(lang, _unanswerable(v2_rng, facts), kind if kind != "where" else "who"),
+                          answers=[], plausible_answers=qa["answers"], is_impossible=True)
+        paragraphs.append({"context": context, "qas": [qa]})
+    return paragraphs
+
+
+def _write_squad(root: Path, seed: int, train_size: int, eval_size: int) -> None:
+    for version, suffix in (("1.1", "v1.1"), ("v2.0", "v2.0")):
+        for split, n in (("train", train_size), ("dev", eval_size)):
+            examples = _examples(_rng(seed, "squad", suffix, split), n)
+            v2 = _rng(seed, "squad", suffix, split, "unanswerable") if version == "v2.0" else None
+            paragraphs = _paragraphs("en", examples, lambda i: f"{split}{suffix}{i:06x}", v2)
+            articles = [_article(f"Demo article {a}", paragraphs[a:a + 20]) for a in range(0, len(paragraphs), 20)]
+            _write(root / "squad" / f"{split}-{suffix}.json", _squad_json(version, articles))
+
+
+def _write_xquad(root: Path, seed: int, eval_size: int) -> None:
+    examples = _examples(_rng(seed, "xquad"), eval_size)
+    for lang in XQUAD_LANGUAGES:
+        paragraphs = _paragraphs(lang, examples, lambda i: f"xquad{i:024x}")
+        _write(root / "xquad" / f"xquad.{lang}.json", _squad_json("1.0", [_article("Demo", paragraphs)]))
+
+
+def _write_mlqa(root: Path, seed: int, eval_size: int) -> None:
+    for split, n in (("dev", max(2, eval_size // 2)), ("test", eval_size)):
+        examples = _examples(_rng(seed, "mlqa", split), n)
+        for lang in MLQA_LANGUAGES:
+            paragraphs = _paragraphs(lang, examples, lambda i: f"{split}{i:036x}")
+            _write(root / "MLQA_V1" / split / f"{split}-context-{lang}-question-{lang}.json",
+                   _squad_json("1.0", [_article("Demo", paragraphs)]))
+
+
+def _write_tydiqa(root: Path, seed: int, train_size: int, eval_size: int) -> None:
+    """Train: English plus a few questions in every other language (XTREME keeps the English ones)."""
+    for split, sizes in (("train", {"en": train_size}), ("dev", {})):
+        articles = []
+        for lang in TYDIQA_DEMO_LANGUAGES:
+            n = sizes.get(lang, eval_size if split == "dev" else max(2, eval_size // 4))
+            examples = _examples(_rng(seed, "tydiqa", split, lang), n)
+            name = TYDIQA_NAMES[lang]
+            paragraphs = _paragraphs(lang, examples, lambda i: f"{name}-{1000 + i}-0")
+            articles.append(_article(f"Demo {name}", paragraphs))
+        _write(root / "tydiqa" / f"tydiqa-goldp-v1.1-{split}.json", [json.dumps({"data": articles}, ensure_ascii=False)])
+
+
+def write_span_data(root: Path, seed: int, train_size: int, eval_size: int) -> None:
+    _extend_lexicons()
+    _write_squad(root, seed, train_size, eval_size)
+    _write_xquad(root, seed, eval_size)
+    _write_mlqa(root, seed, eval_size)
+    _write_tydiqa(root, seed, train_size, eval_size)
