@@ -58,7 +58,8 @@ def test_demo_languages():
     assert len(DEMO_LANGUAGES) == 17
 
 
-def test_file_layout(root):
+def nli_pair_files() -> set[str]:
+    """The files this test module is about (other demo modules write more under the root)."""
     expected = {"glue/MNLI/train.tsv", "glue/MNLI/dev_matched.tsv", "glue/QQP/train.tsv", "glue/QQP/dev.tsv",
                 "XNLI-1.0/xnli.dev.tsv", "XNLI-1.0/xnli.test.tsv"}
     expected |= {f"anli_v1.0/R{r}/{s}.jsonl" for r in (1, 2, 3) for s in ("train", "dev", "test")}
@@ -67,7 +68,17 @@ def test_file_layout(root):
     expected |= {f"x-final/{lang}/{s}_2k.tsv" for lang in PAWSX_LANGS for s in ("dev", "test")}
     expected |= {"x-final/en/train.tsv"} | {f"x-final/{lang}/translated_train.tsv" for lang in PAWSX_LANGS if lang != "en"}
     expected |= {f"corpus/{lang}.txt" for lang in DEMO_LANGUAGES}
-    assert set(all_files(root)) == expected  # and no stray temporary files
+    return expected
+
+
+def test_file_layout(root):
+    files = set(all_files(root))
+    assert nli_pair_files() <= files
+    assert not [f for f in files if f.endswith(".tmp") or Path(f).name.startswith(".")]  # no stray temporary files
+    for name in nli_pair_files():  # UTF-8, LF line ends, no quote characters (the readers use QUOTE_NONE)
+        text = (root / name).read_bytes().decode("utf-8")
+        assert text.endswith("\n") and "\r" not in text, name
+        assert name.endswith(".jsonl") or '"' not in text, name
 
 
 def test_mnli(root):
@@ -220,17 +231,14 @@ def test_corpus_scripts(root):
         assert "Anna" in text and re.search(r"\d", text), lang
 
 
-def test_deterministic_and_seeded(tmp_path, root):
+def test_deterministic_and_seeded(tmp_path):
     small = dict(train_size=60, eval_size=10)
-    a = all_files(generate_demo_data(tmp_path / "a", seed=3, **small))
-    b = all_files(generate_demo_data(tmp_path / "b", seed=3, **small))
-    c = all_files(generate_demo_data(tmp_path / "c", seed=4, **small))
-    assert a == b
-    assert set(a) == set(c)
-    assert all(a[name] != c[name] for name in a)  # every file depends on the seed
-    # regenerating in place rewrites byte-identical files
-    generate_demo_data(tmp_path / "a", seed=3, **small)
-    assert all_files(tmp_path / "a") == a
+    first = all_files(generate_demo_data(tmp_path / "a", seed=3, **small))
+    generate_demo_data(tmp_path / "a", seed=3, **small)  # regenerating in place rewrites the same bytes
+    assert all_files(tmp_path / "a") == first
+    other = all_files(generate_demo_data(tmp_path / "c", seed=4, **small))
+    assert set(other) == set(first)
+    assert all(first[name] != other[name] for name in nli_pair_files())  # every file depends on the seed
 
 
 def test_datasets_do_not_share_examples(root):

@@ -53,7 +53,7 @@ class HubSource(Source):
     path: str
     revision: str
     splits: dict[str, str | list[str]]
-    name: str | None = None
+    name: str | dict[str, str] | None = None   # a {lang} template or a language -> config map
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +78,7 @@ class TaskSpec:
     local: LocalSource | None = None
     parts: dict[str, "TaskSpec"] = field(default_factory=dict)  # a union task: every split concatenates its parts
     options: dict[str, Any] = field(default_factory=dict)  # family-specific settings (e.g. doc_stride)
+    main_metric: str | None = None       # overrides the family's main metric (the score and epoch selection)
 
     def describe(self) -> dict[str, Any]:
         """What determines this task's rows and features (stage keys hash this)."""
@@ -169,6 +170,14 @@ class IntermediateSpec:
 
 
 @dataclass(frozen=True)
+class EmbeddingSpec:
+    """How a retrieval target turns the encoder into sentence vectors (part of its stage key)."""
+    layer: int | None = None   # hidden state (0 = embeddings); None: 14 of 24 layers (XTREME), else the middle one
+    pooling: str = "mean"      # mean over the attention mask (special tokens included) | cls
+    similarity: str = "cosine"
+
+
+@dataclass(frozen=True)
 class TargetSpec:
     name: str
     train_task: TaskSpec | None      # None: nothing to train (retrieval targets read the encoder)
@@ -178,6 +187,7 @@ class TargetSpec:
     eval_splits: list[str]
     train_language: str = "en"
     select_on: str = "eval"   # whose English validation split picks the best epoch: the eval task's or the train task's
+    embedding: EmbeddingSpec | None = None   # retrieval targets (no train_task): how to embed sentences
 
 
 @dataclass(frozen=True)
@@ -209,6 +219,14 @@ def build_optim(node: Any, where: str) -> OptimSpec:
     return _build(OptimSpec, node, where)
 
 
+def build_embedding(node: Any, where: str) -> EmbeddingSpec:
+    spec = _build(EmbeddingSpec, node, where)
+    if spec.pooling not in ("mean", "cls") or spec.similarity != "cosine":
+        raise ConfigError(f"{where}: pooling must be 'mean' or 'cls' and similarity 'cosine', "
+                          f"got {spec.pooling!r} and {spec.similarity!r}")
+    return spec
+
+
 def build_cell(cfg: DictConfig) -> CellSpec:
     model = _build(ModelSpec, cfg.model, "model", tiny=lambda d: _build(TinySpec, d, "model.tiny"))
     if model.name_or_path is None and model.tiny is None:
@@ -224,7 +242,8 @@ def build_cell(cfg: DictConfig) -> CellSpec:
     target = _build(TargetSpec, cfg.target, "target",
                     train_task=lambda d: build_task(d, "target.train_task"),
                     eval_task=lambda d: build_task(d, "target.eval_task"),
-                    optim=lambda d: build_optim(d, "target.optim"))
+                    optim=lambda d: build_optim(d, "target.optim"),
+                    embedding=lambda d: build_embedding(d, "target.embedding"))
     unknown = sorted(set(target.languages) - set(target.eval_task.languages))
     if unknown:
         raise ConfigError(f"target '{target.name}': languages {unknown} are not in task "
@@ -232,6 +251,8 @@ def build_cell(cfg: DictConfig) -> CellSpec:
     if target.select_on not in ("eval", "train"):
         raise ConfigError(f"target '{target.name}': select_on must be 'eval' or 'train', got '{target.select_on}'")
     train = target.train_task
+    if train is None and target.embedding is None:
+        raise ConfigError(f"target '{target.name}' has no train_task: it needs an `embedding:` block (retrieval)")
     if train is not None and train.labels != target.eval_task.labels:
         raise ConfigError(f"target '{target.name}': train task '{train.name}' labels {train.labels} "
                           f"differ from eval task '{target.eval_task.name}' labels {target.eval_task.labels}")

@@ -246,8 +246,15 @@ class Event:
 
 
 def _word(lang: str, key: str, synonym: bool = False) -> list[str]:
-    forms = _LEXICONS[lang][key]
-    return [w for w in forms[1 if synonym and len(forms) > 1 else 0].split(" ") if w]
+    """The words of ``key``'s (synonym) form in ``lang``: 'fn:at' -> ['at', 'the']."""
+    cache_key = (lang, key, synonym)
+    if cache_key not in _WORDS:  # memoised: rendering is the hot loop; lexicon entries never change
+        forms = _LEXICONS[lang][key]
+        _WORDS[cache_key] = tuple(w for w in forms[1 if synonym and len(forms) > 1 else 0].split(" ") if w)
+    return list(_WORDS[cache_key])
+
+
+_WORDS: dict[tuple[str, str, bool], tuple[str, ...]] = {}
 
 
 def _verb(lang: str, verb: str, synonym: bool, base: bool = False) -> list[str]:
@@ -315,7 +322,8 @@ def _render_event(lang: str, e: Event) -> list[str]:
 def _sentence(lang: str, words: list[str], question: bool = False) -> tuple[str, str]:
     """Return (surface text, space-tokenised text), like XNLI's sentence / sentence_tokenized."""
     end = PUNCT.get(lang, (".", "?"))[1 if question else 0]
-    words = [w[0].upper() + w[1:] if i == 0 and lang == "en" else w for i, w in enumerate(words)]
+    if lang == "en":
+        words = [words[0][0].upper() + words[0][1:], *words[1:]]
     text = ("" if lang in NO_SPACES else " ").join(words).replace(" ,", ",") + end
     return text, " ".join(words + ([end] if end else []))
 
@@ -364,7 +372,7 @@ def _random_clause(rng: random.Random, name: str) -> Clause:
         adj=rng.choice(list(ADJECTIVES)) if rng.random() < 0.4 else None,
         place=rng.choice(list(PLACES)) if rng.random() < 0.4 else None,
         time=rng.choice(list(EVENTS)) if rng.random() < 0.3 else None,
-        neg=rng.random() < 0.4,
+        neg=rng.random() < 0.3,
         syn=_synonyms(rng, ("verb", "noun")),
     )
 
@@ -376,9 +384,9 @@ def _premise(rng: random.Random, n_clauses: int) -> tuple[Clause, ...]:
 MODIFIERS = {"adj": ADJECTIVES, "place": PLACES, "time": EVENTS}
 
 
-def _more_general(rng: random.Random, c: Clause, p: float = 0.3) -> Clause:
-    """Drop each modifier with probability p: 'buys 3 red cars at the park' -> 'buys 3 cars'."""
-    return replace(c, **{slot: None for slot in MODIFIERS if rng.random() < p})
+def _more_general(rng: random.Random, c: Clause) -> Clause:
+    """Drop each modifier with probability 1/2: 'buys 3 red cars at the park' -> 'buys 3 cars'."""
+    return replace(c, **{slot: None for slot in MODIFIERS if rng.random() < 0.5})
 
 
 @dataclass(frozen=True)
@@ -401,8 +409,7 @@ def _nli_example(rng: random.Random, label: str, n_clauses: int) -> NLIExample:
     premise = list(_premise(rng, n_clauses))
     k = rng.randrange(n_clauses)
     if label == "neutral":  # 'does not buy cars' -> 'does not buy red cars' would be entailed
-        # (fewer modifiers, so that neutral hypotheses are not longer than others on average)
-        premise[k] = _more_general(rng, replace(premise[k], neg=False), p=0.5)
+        premise[k] = replace(premise[k], neg=False)
     c = premise[k]
     lexical = label != "entailment" and rng.random() < LEXICAL_SHARE
     missing = [slot for slot in MODIFIERS if getattr(c, slot) is None]
@@ -744,5 +751,13 @@ def generate_demo_data(root: str | Path, *, seed: int = 0, train_size: int = 300
     _write_snli(root, seed, train_size, eval_size, seen)
     _write_xnli(root, seed, eval_size, seen)
     _write_pawsx(root, seed, train_size, eval_size, seen)
+    from xtransfer.data.demo_multiple_choice import write_multiple_choice  # here: it imports this module
+    write_multiple_choice(root, seed, train_size, eval_size, seen)
+    from xtransfer.data.demo_span import write_span_data  # here: it imports this module
+    write_span_data(root, seed, train_size, eval_size)
+    from xtransfer.data.demo_retrieval import write_retrieval  # here: it imports this module
+    write_retrieval(root, seed, eval_size)
+    from xtransfer.data.demo_tagging import write_tagging  # here: it imports this module
+    write_tagging(root, seed, train_size, eval_size)
     _write_corpus(root, seed)
     return root

@@ -94,3 +94,8 @@ def reader_for(name: str) -> Callable[[Path], Iterator[Record]]:
         return FORMATS[name]
     except KeyError:
         raise DataError(f"unknown local format '{name}'; known formats: {sorted(FORMATS)}") from None
+
+
+from xtransfer.data import retrieval_formats  # noqa: E402,F401  (registers bucc, laser_tatoeba)
+from xtransfer.data import tagging_formats  # noqa: E402,F401  (registers conllu, panx, ccg_auto)
+from xtransfer.data import span_formats  # noqa: E402,F401  (registers squad_json)
