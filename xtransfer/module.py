@@ -10,6 +10,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from xtransfer.specs import OptimSpec, TaskSpec
 from xtransfer.tasks import get_family
+from xtransfer.tasks.base import main_metric
 
 
 class TransferModule(pl.LightningModule):
@@ -59,7 +60,7 @@ class TransferModule(pl.LightningModule):
             predictions = family.decode(outputs, self.val_features[task], spec)
             metrics = family.score(predictions, self.val_features[task], spec)
             self.log_dict({f"{self.log_prefix}/val/{task}/{k}": v for k, v in metrics.items()})
-            scores.append(metrics[family.main_metric])
+            scores.append(metrics[main_metric(spec)])
         self._val_outputs = {}
         if scores:
             self.log(f"{self.log_prefix}/val/score", sum(scores) / len(scores), prog_bar=True)

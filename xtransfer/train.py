@@ -20,6 +20,7 @@ from xtransfer.modeling import load_encoder, load_head, save_checkpoint
 from xtransfer.module import KeepBest, TransferModule
 from xtransfer.specs import OptimSpec, RuntimeSpec, TaskSpec
 from xtransfer.tasks import get_family
+from xtransfer.tasks.base import main_metric
 
 log = logging.getLogger(__name__)
 
@@ -118,5 +119,5 @@ def evaluate(checkpoint: Path, head_task: TaskSpec, eval_task: TaskSpec, splits:
         family.write_predictions(predictions, out_dir / "predictions" / f"{split}-{lang}{family.prediction_suffix}")
     averages = {split: {m: mean([per_lang[l][m] for l in languages]) for m in next(iter(per_lang.values()))}
                 for split, per_lang in metrics.items()}
-    return {"main_metric": family.main_metric, "metrics": metrics, "averages": averages,
+    return {"main_metric": main_metric(eval_task), "metrics": metrics, "averages": averages,
             "prediction_suffix": family.prediction_suffix}

@@ -23,6 +23,7 @@ def feature_key(task: TaskSpec, split: str, language: str, tokenizer) -> str:
     family = get_family(task.family)
     return digest({
         "data": data_fingerprint(task, split, language),
+        "labels_from": data_fingerprint(task, "train", task.languages[0]) if family.labels_from_train(task) else None,
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "family": [family.name, family.version],
         "task": task.describe(),

@@ -34,6 +34,10 @@ class Family:
     def normalize(self, record: dict[str, Any], task: TaskSpec, aliases: dict[str, str]) -> dict[str, Any] | None:
         raise NotImplementedError
 
+    def labels_from_train(self, task: TaskSpec) -> bool:
+        """True when the label set is derived from the train split (so every split's features depend on it)."""
+        return False
+
     def featurize(self, rows: dict[str, list], tokenizer, task: TaskSpec) -> dict[str, list]:
         raise NotImplementedError
 
@@ -76,6 +80,11 @@ def get_family(name: str) -> Family:
         return FAMILIES[name]
     except KeyError:
         raise ConfigError(f"unknown task family '{name}'; known families: {sorted(FAMILIES)}") from None
+
+
+def main_metric(task: TaskSpec) -> str:
+    """The metric that scores a task: its own choice, else its family's."""
+    return task.main_metric or get_family(task.family).main_metric
 
 
 def pad(sequences: list[list[int]], value: int) -> torch.Tensor:
