@@ -23,22 +23,28 @@ def _sentence(path: Path, start: int, tokens: list[str], tags: list[str]) -> Rec
     return f"{path}:{start}", {"tokens": tokens, "tags": tags}
 
 
+def _blocks(path: Path) -> Iterator[tuple[int, list[tuple[int, str]]]]:
+    """Blank-line-separated blocks of (line number, line), with the line each block starts at."""
+    block: list[tuple[int, str]] = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.rstrip("\n")
+            if line.strip():
+                block.append((lineno, line))
+            elif block:
+                yield block[0][0], block
+                block = []
+    if block:
+        yield block[0][0], block
+
+
 @register_format("conllu")
 def read_conllu(path: Path) -> Iterator[Record]:
     """UD CoNLL-U: word lines only (UPOS tags); comments, multiword ranges (1-2) and empty
     nodes (1.1) are skipped, as XTREME's preprocessing does."""
-    tokens: list[str] = []
-    tags: list[str] = []
-    start = None
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                if start is not None:
-                    yield _sentence(path, start, tokens, tags)
-                tokens, tags, start = [], [], None
-                continue
-            start = start or lineno
+    for start, block in _blocks(path):
+        tokens, tags = [], []
+        for lineno, line in block:
             if line.startswith("#"):
                 continue
             fields = line.split("\t")
@@ -49,25 +55,15 @@ def read_conllu(path: Path) -> Iterator[Record]:
                 continue
             tokens.append(fields[1])
             tags.append(fields[UPOS_COLUMN])
-    if start is not None:
         yield _sentence(path, start, tokens, tags)
 
 
 @register_format("panx")
 def read_panx(path: Path) -> Iterator[Record]:
     """PAN-X / WikiANN as XTREME ships it: `lang:token<TAB>TAG` lines, blank line between sentences."""
-    tokens: list[str] = []
-    tags: list[str] = []
-    start = None
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                if start is not None:
-                    yield _sentence(path, start, tokens, tags)
-                tokens, tags, start = [], [], None
-                continue
-            start = start or lineno
+    for start, block in _blocks(path):
+        tokens, tags = [], []
+        for lineno, line in block:
             fields = line.split("\t")
             if len(fields) != 2 or ":" not in fields[0]:
                 raise DataError(f"{path}:{lineno}: expected 'lang:token<TAB>TAG', found {line!r}")
@@ -76,7 +72,6 @@ def read_panx(path: Path) -> Iterator[Record]:
                 raise DataError(f"{path}:{lineno}: empty token in {line!r}")
             tokens.append(token)
             tags.append(fields[1].strip())
-    if start is not None:
         yield _sentence(path, start, tokens, tags)
 
 
