@@ -107,6 +107,8 @@ ADJECTIVES = {a: (a,) for a in ("red", "blue", "green", "old", "new", "small", "
 PLACES = {p: (p,) for p in ("market", "park", "school", "station", "kitchen", "office", "garden", "harbor", "museum")}
 EVENTS = {e: (e,) for e in ("festival", "lunch", "dinner", "storm", "game", "concert", "meeting", "exam")}
 QUESTION_WORDS = {w: (w,) for w in ("where", "why", "when", "how")}
+# Only the QA demo asks these; last in the lexicon, so adding them left every other word as it was.
+SPAN_QUESTION_WORDS = {"who": ("who",), "howmany": ("how many",)}
 FUNCTION_WORDS = {"and": ("and",), "not": ("not",), "at": ("at the",), "before": ("before the",), "obj": ("",)}
 
 # --------------------------------------------------------------------------------------
@@ -158,6 +160,33 @@ _SCRIPTS: dict[str, tuple[list[str], tuple[int, int], str]] = {
     "zh": (_CJK, (1, 2), ""),
     "ja": (_KANA + _CJK[:64], (2, 3), ""),  # shares some characters with zh, as real Japanese does
     "ko": (_hangul(), (2, 3), ""),
+    # Languages only some demos render (XCOPA, TyDiQA, UD/PAN-X, Tatoeba). Latin-script ones share the
+    # tiny tokenizer's alphabet; the others are unseen scripts, where only names and digits carry over.
+    "et": (_cross("k l m n p r s t v h j", "a e i o u õ ä ü"), (2, 3), ""),
+    "ht": (_cross("b d f k l m n p r s t v w y ch", "a e i o ou è an on"), (1, 2), ""),
+    "id": (_cross("b c d g k l m n p r s t j ng", "a e i o u"), (2, 3), ""),
+    "it": (_cross("b c d f g l m n p r s t v z gl", "a e i o u à è ò"), (2, 3), ""),
+    "qu": (_cross("ch k ll m n p q r s t w y", "a i u"), (2, 4), ""),
+    "ta": (_cross("க ங ச ஞ ட ண த ந ப ம ய ர ல வ", "ா ி ீ ு ூ ெ ே ை ொ"), (2, 3), ""),
+    "bn": (_cross("ক খ গ চ জ ট ড ত দ ন প ব ম র ল স হ", "া ি ী ু ে ো"), (2, 3), ""),
+    "te": (_cross("క గ చ జ ట డ త ద న ప బ మ ర ల వ స", "ా ి ీ ు ె ో"), (2, 3), ""),
+    "fi": (_cross("h j k l m n p r s t v", "a e i o u y ä ö"), (2, 4), ""),
+    "af": (_cross("b d f g k l m n p r s t v w", "a e i o u aa ee oe ie"), (2, 3), ""),
+    "eu": (_cross("b d g k l m n p r s t x z tx tz", "a e i o u"), (2, 3), ""),
+    "hu": (_cross("b d f g h k l m n p r s t v z sz gy", "a e i o u á é ö ü"), (2, 3), ""),
+    "nl": (_cross("b d f g h k l m n p r s t v w z", "a e i o u aa oo ij ui"), (2, 3), ""),
+    "pt": (_cross("b c d f g l m n p r s t v ch lh nh", "a e i o u ã é ô"), (2, 3), ""),
+    "tl": (_cross("b d g h k l m n p s t w y ng", "a e i o u"), (2, 3), ""),
+    "yo": (_cross("b d f g gb j k l m n r s ṣ t w y", "a e ẹ i o ọ u"), (2, 3), ""),
+    "jv": (_cross("b c d g j k l m n p r s t w ng ny", "a e é i o u"), (2, 3), ""),
+    "ms": (_cross("b c d g h j k l m n p r s t ng", "a e i o u"), (2, 3), ""),
+    "kk": (_cross("б ғ д ж з к қ л м н п р с т ш", "а ә е ы і о ө ұ ү"), (2, 3), ""),
+    "fa": (_cross("ب پ ت ج چ د ر ز ژ س ش ف ک گ ل م ن", "ا و ی"), (2, 3), ""),
+    "he": (_cross("ב ג ד ז ח ט כ ל מ נ ס פ צ ק ר ש ת", "ו י"), (2, 3), ""),
+    "mr": (_cross("क ख ग च ज ट ड ण त द न प ब म ळ र ल व स", "ा ि ी ु ू े ो"), (2, 3), ""),
+    "ml": (_cross("ക ഗ ച ജ ട ഡ ത ദ ന പ ബ മ യ ര ല വ സ", "ാ ി ീ ു ൂ െ ോ"), (2, 3), ""),
+    "ka": (_cross("ბ გ დ ვ ზ თ კ ლ მ ნ პ რ ს ტ ქ შ ც", "ა ე ი ო უ"), (2, 3), ""),
+    "my": (_cross("က ခ ဂ င စ ဆ ည တ ထ ဒ န ပ ဖ ဗ မ ယ ရ လ သ", "ာ ိ ီ ု ူ ေ"), (1, 2), ""),
 }
 
 
@@ -168,7 +197,7 @@ def _english_lexicon() -> dict[str, tuple[str, ...]]:
         for key, forms in verbs.items():
             table[f"verb:{key}"] = tuple(f[0] for f in forms)
     for prefix, group in (("noun", NOUNS), ("adj", ADJECTIVES), ("place", PLACES), ("event", EVENTS),
-                          ("wh", QUESTION_WORDS), ("fn", FUNCTION_WORDS)):
+                          ("wh", QUESTION_WORDS), ("fn", FUNCTION_WORDS), ("wh", SPAN_QUESTION_WORDS)):
         for key, forms in group.items():
             table[f"{prefix}:{key}"] = forms
     return table

@@ -30,23 +30,6 @@ from xtransfer.data.demo import (MODIFIERS, NOUNS, NUMBERS, Clause, _more_genera
                                  _rng, _sentence, _synonyms, _write)
 
 XCOPA_LANGUAGES = ("et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh")
-
-# XCOPA languages the shared demo lexicons lack get pseudo-words of their own (setdefault: a
-# lexicon demo.py defines wins). Tamil's script is outside the tiny tokenizer's corpus, so it
-# reads as unknown tokens besides names and digits: the unseen-script case.
-_EXTRA_SCRIPTS = {
-    "et": (demo._cross("k l m n p r s t v h j", "a e i o u õ ä ü"), (2, 3), ""),
-    "ht": (demo._cross("b d f k l m n p r s t v w y ch", "a e i o ou è an on"), (1, 2), ""),
-    "id": (demo._cross("b c d g k l m n p r s t j ng", "a e i o u"), (2, 3), ""),
-    "it": (demo._cross("b c d f g l m n p r s t v z gl", "a e i o u à è ò"), (2, 3), ""),
-    "qu": (demo._cross("ch k ll m n p q r s t w y", "a i u"), (2, 4), ""),
-    "ta": (demo._cross("க ங ச ஞ ட ண த ந ப ம ய ர ல வ", "ா ி ீ ு ூ ெ ே ை ொ"), (2, 3), ""),
-}
-for _lang, _script in _EXTRA_SCRIPTS.items():
-    if _lang not in demo._LEXICONS:
-        demo._SCRIPTS.setdefault(_lang, _script)
-        demo._LEXICONS[_lang] = demo._pseudo_lexicon(_lang)
-
 COPA_QUESTIONS = ("cause", "effect")
 LEXICAL_SHARE = 0.1  # share of two-choice distractors that hinge on a changed content word
 

@@ -28,39 +28,6 @@ MLQA_LANGUAGES = ("ar", "de", "en", "es", "hi", "vi", "zh")
 TYDIQA_DEMO_LANGUAGES = ("ar", "bn", "en", "fi", "id", "ko", "ru", "sw", "te")
 TYDIQA_NAMES = {code: name for name, code in TYDIQA_LANGUAGES.items()}
 
-# TyDiQA languages the shared demo lexicons lack: their own scripts, rendered like the others.
-_EXTRA_SCRIPTS = {
-    "bn": (demo._cross("ক খ গ চ জ ট ড ত দ ন প ব ম র ল স হ", "া ি ী ু ে ো"), (2, 3), ""),
-    "te": (demo._cross("క గ చ జ ట డ త ద న ప బ మ ర ల వ స", "ా ి ీ ు ె ో"), (2, 3), ""),
-    "fi": (demo._cross("h j k l m n p r s t v", "a e i o u y ä ö"), (2, 4), ""),
-    "id": (demo._cross("b c d g j k l m n p r s t w", "a e i o u"), (2, 3), ""),
-}
-# Question words the shared lexicons lack: 'who' and 'how many' (English, or pseudo-words).
-_QUESTION_WORDS = {"who": "who", "howmany": "how many"}
-
-
-def _extend_lexicons() -> None:
-    """Add the TyDiQA-only languages and the question words to demo's lexicons (idempotent)."""
-    for lang, script in _EXTRA_SCRIPTS.items():
-        if lang not in demo._LEXICONS:
-            demo._SCRIPTS[lang] = script
-            demo._LEXICONS[lang] = demo._pseudo_lexicon(lang)
-    for lang, lexicon in demo._LEXICONS.items():
-        for key, english in _QUESTION_WORDS.items():
-            if f"wh:{key}" not in lexicon:
-                lexicon[f"wh:{key}"] = (english,) if lang == "en" else (_pseudo_word(lang, key, lexicon),)
-
-
-def _pseudo_word(lang: str, key: str, lexicon: dict) -> str:
-    pool, (lo, hi), sep = demo._SCRIPTS[lang]
-    rng = random.Random(f"xtransfer-demo-span-lexicon:{lang}:{key}")
-    used = {w for forms in lexicon.values() for w in forms}
-    word = ""
-    while not word or word in used:
-        word = sep.join(rng.choice(pool) for _ in range(rng.randint(lo, hi)))
-    return word
-
-
 # ---- abstract examples ---------------------------------------------------------------
 def _context(rng: random.Random) -> tuple[Clause, ...]:
     """Two positive facts with distinct people, verbs and nouns (so each question has one answer).
@@ -200,7 +167,6 @@ def _write_tydiqa(root: Path, seed: int, train_size: int, eval_size: int) -> Non
 
 
 def write_span_data(root: Path, seed: int, train_size: int, eval_size: int) -> None:
-    _extend_lexicons()
     _write_squad(root, seed, train_size, eval_size)
     _write_xquad(root, seed, eval_size)
     _write_mlqa(root, seed, eval_size)

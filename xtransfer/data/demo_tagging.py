@@ -21,7 +21,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from xtransfer.data import demo
-from xtransfer.data import demo_multiple_choice  # noqa: F401  (its extra lexicons first: one owner per language)
 from xtransfer.data.demo import NAMES, Clause, _EN_TAGS, _random_clause, _render_clause, _rng, _word, _write
 
 UDPOS_LANGUAGES = ("af", "ar", "bg", "de", "el", "en", "es", "et", "eu", "fa", "fi", "fr", "he", "hi", "hu", "id",
@@ -30,34 +29,6 @@ PANX_LANGUAGES = ("ar", "he", "vi", "id", "jv", "ms", "tl", "eu", "ml", "ta", "t
                   "hi", "mr", "ur", "fa", "fr", "it", "pt", "es", "bg", "ru", "ja", "ka", "ko", "th", "sw", "yo", "my",
                   "zh", "kk", "tr", "et", "fi", "hu")
 
-# Languages no other demo module renders. Latin-script ones share the tiny tokenizer's
-# alphabet; the others (Hebrew, Georgian, Indic, Myanmar) are unseen scripts, so only
-# names and digits carry over to them, as for Tamil in the multiple-choice demo.
-_EXTRA_SCRIPTS = {
-    "af": (demo._cross("b d f g k l m n p r s t v w", "a e i o u aa ee oe ie"), (2, 3), ""),
-    "eu": (demo._cross("b d g k l m n p r s t x z tx tz", "a e i o u"), (2, 3), ""),
-    "fi": (demo._cross("h j k l m n p r s t v", "a e i o u y ä ö"), (2, 3), ""),
-    "hu": (demo._cross("b d f g h k l m n p r s t v z sz gy", "a e i o u á é ö ü"), (2, 3), ""),
-    "nl": (demo._cross("b d f g h k l m n p r s t v w z", "a e i o u aa oo ij ui"), (2, 3), ""),
-    "pt": (demo._cross("b c d f g l m n p r s t v ch lh nh", "a e i o u ã é ô"), (2, 3), ""),
-    "tl": (demo._cross("b d g h k l m n p s t w y ng", "a e i o u"), (2, 3), ""),
-    "yo": (demo._cross("b d f g gb j k l m n r s ṣ t w y", "a e ẹ i o ọ u"), (2, 3), ""),
-    "jv": (demo._cross("b c d g j k l m n p r s t w ng ny", "a e é i o u"), (2, 3), ""),
-    "ms": (demo._cross("b c d g h j k l m n p r s t ng", "a e i o u"), (2, 3), ""),
-    "kk": (demo._cross("б ғ д ж з к қ л м н п р с т ш", "а ә е ы і о ө ұ ү"), (2, 3), ""),
-    "fa": (demo._cross("ب پ ت ج چ د ر ز ژ س ش ف ک گ ل م ن", "ا و ی"), (2, 3), ""),
-    "he": (demo._cross("ב ג ד ז ח ט כ ל מ נ ס פ צ ק ר ש ת", "ו י"), (2, 3), ""),
-    "mr": (demo._cross("क ख ग च ज ट ड ण त द न प ब म ळ र ल व स", "ा ि ी ु ू े ो"), (2, 3), ""),
-    "te": (demo._cross("క గ చ జ ట డ త ద న ప బ మ య ర ల వ స", "ా ి ీ ు ూ ె ో"), (2, 3), ""),
-    "ml": (demo._cross("ക ഗ ച ജ ട ഡ ത ദ ന പ ബ മ യ ര ല വ സ", "ാ ി ീ ു ൂ െ ോ"), (2, 3), ""),
-    "bn": (demo._cross("ক খ গ চ জ ট ড ত দ ন প ব ম য র ল স", "া ি ী ু ূ ে ো"), (2, 3), ""),
-    "ka": (demo._cross("ბ გ დ ვ ზ თ კ ლ მ ნ პ რ ს ტ ქ შ ც", "ა ე ი ო უ"), (2, 3), ""),
-    "my": (demo._cross("က ခ ဂ င စ ဆ ည တ ထ ဒ န ပ ဖ ဗ မ ယ ရ လ သ", "ာ ိ ီ ု ူ ေ"), (1, 2), ""),
-}
-for _lang, _script in _EXTRA_SCRIPTS.items():
-    if _lang not in demo._LEXICONS:
-        demo._SCRIPTS.setdefault(_lang, _script)
-        demo._LEXICONS[_lang] = demo._pseudo_lexicon(_lang)
 
 # Lexicon key prefix -> UPOS; the English function words of multi-word entries are tagged one by one.
 _UPOS = {"verb": "VERB", "noun": "NOUN", "adj": "ADJ", "place": "NOUN", "event": "NOUN", "wh": "ADV"}
