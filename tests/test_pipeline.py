@@ -37,7 +37,8 @@ def test_results_json_schema_and_score(first_run):
     mean_acc = sum(on_disk["metrics"]["test"][l]["acc"] for l in langs) / len(langs)
     assert on_disk["score"] == pytest.approx(mean_acc, abs=1e-3)
     assert [s["kind"] for s in on_disk["stages"]] == ["pretrained", "target", "eval"]
-    assert not any(s["reused"] for s in on_disk["stages"])
+    # (the tiny pretrained stage may come from another test of the session)
+    assert not any(s["reused"] for s in on_disk["stages"] if s["kind"] != "pretrained")
 
 
 def test_predictions_are_written_per_language_in_xtreme_format(first_run):
