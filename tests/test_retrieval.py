@@ -1,5 +1,5 @@
 """Retrieval targets: mining maths against hand-computed values, embedding choices, readers,
-hub/local equivalence, and one end-to-end demo run of tatoeba and bucc (no target training)."""
+hub/local equivalence, and end-to-end demo runs of tatoeba, bucc and lareqa (no target training)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import torch
 
 from tests.conftest import FAST, SHARED_DATA, compose_cfg
 from xtransfer import mining
-from xtransfer.data.retrieval_formats import read_bucc, read_laser_tatoeba
+from xtransfer.data.retrieval_formats import read_bucc, read_laser_tatoeba, read_xquad_r
 from xtransfer.data.sources import load_rows
 from xtransfer.errors import ConfigError, DataError
 from xtransfer.pipeline import run
@@ -195,3 +195,83 @@ def test_demo_tatoeba_and_bucc_read_the_encoder_without_target_training(workspac
         assert results["score"] == pytest.approx(sum(v[results["main_metric"]]
                                                      for v in results["metrics"]["test"].values())
                                                  / len(results["metrics"]["test"]), abs=1e-4)
+
+
+# --- LAReQA (XQuAD-R) -----------------------------------------------------------------
+def test_average_precision_at_k_matches_hand_computed_values():
+    # hits at ranks 1 and 3 of 3 relevant: (1/1 + 2/3) / 3
+    assert mining.average_precision_at_k(["a", "x", "b", "y"], {"a", "b", "c"}, 20) == pytest.approx(5 / 9)
+    # 30 relevant, the first 20 all hits: divided by min(30, 20), so a perfect 1
+    assert mining.average_precision_at_k(list(range(40)), set(range(30)), 20) == pytest.approx(1.0)
+    assert mining.average_precision_at_k(["x", "a"], {"a"}, 1) == 0.0  # the hit is past k
+
+
+def test_lareqa_ranks_every_languages_sentences_and_scores_map_at_20():
+    from xtransfer.retrieval import candidate_pool, score_lareqa
+
+    embed = lambda ids: mining.normalize(torch.tensor(ids, dtype=torch.float))  # noqa: E731  input ids = vectors
+    per_language = {  # question q1's answer is sentence 1_0 in both languages
+        "en": {"target": {"id": ["1_0", "1_1"], "input_ids": [[1.0, 0.0], [0.0, 1.0]]}, "gold": {("q1", "1_0")}},
+        "de": {"target": {"id": ["1_0", "1_1"], "input_ids": [[-1.0, 0.1], [1.0, 0.2]]}, "gold": {("q1", "1_0")}},
+    }
+    pool = candidate_pool(embed, per_language)
+    question = {"source": {"id": ["q1"], "input_ids": [[1.0, 0.0]]}}
+    metrics, lines = score_lareqa(embed, question, {}, "test", {}, lambda: pool)
+    # ranking en_1_0 (hit), de_1_1, en_1_1, de_1_0 (hit): AP = (1/1 + 2/4) / 2
+    assert metrics == {"map": pytest.approx(75.0)}
+    assert lines == ["q1\ten_1_0\tde_1_1\ten_1_1\tde_1_0"]
+    with pytest.raises(DataError, match="sentence_breaks"):  # the hub copy: questions, no sentences
+        candidate_pool(embed, {"en": {"target": {"id": [], "input_ids": []}, "gold": set()}})
+
+
+def _xquad_r_json(paragraph: dict) -> str:
+    return json.dumps({"version": "1.1", "data": [{"title": "T", "paragraphs": [paragraph]}]})
+
+
+def test_xquad_r_reader_sentences_gold_and_missing_breaks(tmp_path):
+    path = tmp_path / "en.json"
+    path.write_text(_xquad_r_json({
+        "context": "Tom runs. Ann sings well.", "sentence_breaks": [[0, 9], [10, 25]],
+        "qas": [{"id": "q1", "question": "Who sings?", "answers": [{"answer_start": 10, "text": "Ann"}]},
+                {"id": "q2", "question": "Lost?", "answers": [{"answer_start": 9, "text": " "}]}]}))
+    (location, record), = read_xquad_r(path)
+    assert location == f"{path}:data[0].paragraphs[0]"
+    assert record == {"source": ["Who sings?"], "source_id": ["q1"], "target": ["Tom runs.", "Ann sings well."],
+                      "target_id": ["1_0", "1_1"], "gold": [["q1", "1_1"]]}  # q2's answer is in no sentence
+    path.write_text(_xquad_r_json({"context": "Tom runs.", "qas": []}))
+    with pytest.raises(DataError, match=r"en\.json:data\[0\]\.paragraphs\[0\]: no 'sentence_breaks'"):
+        list(read_xquad_r(path))
+
+
+def test_lareqa_hub_gives_the_local_questions(tmp_path, monkeypatch):
+    (tmp_path / "xquad-r").mkdir()
+    (tmp_path / "xquad-r" / "de.json").write_text(_xquad_r_json({
+        "context": "Tom läuft. Ann singt.", "sentence_breaks": [[0, 10], [11, 21]],
+        "qas": [{"id": "q1", "question": "Wer singt?", "answers": [{"answer_start": 11, "text": "Ann"}]}]}))
+    calls = []
+
+    def load_dataset(path, name=None, *, split, revision=None, **kwargs):
+        calls.append((path, name, split, revision))
+        return datasets.Dataset.from_list([{"id": "q1", "context": "Tom läuft. Ann singt.", "question": "Wer singt?",
+                                            "answers": {"text": ["Ann"], "answer_start": [11]}}])
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    (local,) = load_rows(_task(tmp_path, "lareqa", "local"), "test", "de", RETRIEVAL.normalize)
+    (hub,) = load_rows(_task(tmp_path, "lareqa", "hub"), "test", "de", RETRIEVAL.normalize)
+    assert (hub["source"], hub["source_id"]) == (local["source"], local["source_id"]) == (["Wer singt?"], ["q1"])
+    assert hub["target"] == [] and local["gold"] == [["q1", "1_1"]]  # no sentence breaks on the hub
+    assert calls == [("google-research-datasets/xquad_r", "de", "validation", "main")]
+
+
+def test_demo_lareqa_ranks_a_pool_of_all_eleven_languages(workspace):
+    results = run(compose_cfg([*FAST, "intermediate=none", "target=lareqa", "target.languages=[en,de]"],
+                              workspace, job="retrieval-lareqa"))
+    assert [s["kind"] for s in results["stages"]] == ["pretrained", "eval"] and results["main_metric"] == "map"
+    assert set(results["metrics"]["test"]) == {"en", "de"}
+    assert results["score"] == pytest.approx((results["metrics"]["test"]["en"]["map"]
+                                              + results["metrics"]["test"]["de"]["map"]) / 2, abs=1e-4)
+    rows = [line.split("\t") for line in
+            (workspace / "retrieval-lareqa" / "predictions" / "test-de.tsv").read_text().splitlines()]
+    assert len(rows) == 40 and all(len(r) == 21 and r[0].startswith("lareqa") for r in rows)  # 20 paragraphs x 2
+    # candidates come from languages that are not evaluated too: the pool is all 11
+    assert {c.split("_")[0] for r in rows for c in r[1:]} - {"en", "de"}

@@ -6,6 +6,7 @@ large the two sides are: BUCC's mining sets (hundreds of thousands of sentences 
 never become an n x m matrix. No faiss needed.
 
 - Tatoeba: nearest English neighbour of each sentence (and the reverse), accuracy.
+- LAReQA: the k=20 nearest answer sentences of each question, mean average precision.
 - BUCC: LASER's margin-based mining (Artetxe & Schwenk 2019): k=4 neighbours in both
   directions, ratio margin, "max" retrieval; the F1-optimal threshold on the dev gold is
   applied to test.
@@ -59,13 +60,18 @@ def knn_both(x: torch.Tensor, y: torch.Tensor, k: int, block: int = BLOCK):
     return x2y.sim, x2y.idx, y2x.sim, y2x.idx
 
 
-def nearest(x: torch.Tensor, y: torch.Tensor, block: int = BLOCK) -> list[int]:
-    """Index of the most similar row of y for every row of x (Tatoeba's prediction)."""
-    top = TopK(len(x), 1, x.device)
+def top_k(x: torch.Tensor, y: torch.Tensor, k: int, block: int = BLOCK) -> torch.Tensor:
+    """Indices of the k most similar rows of y for every row of x, best first (k capped at len(y))."""
+    top = TopK(len(x), min(k, len(y)), x.device)
     for i in range(0, len(x), block):
         for j in range(0, len(y), block):
             top.update(i, x[i:i + block] @ y[j:j + block].T, j)
-    return top.idx[:, 0].tolist()
+    return top.idx
+
+
+def nearest(x: torch.Tensor, y: torch.Tensor, block: int = BLOCK) -> list[int]:
+    """Index of the most similar row of y for every row of x (Tatoeba's prediction)."""
+    return top_k(x, y, 1, block)[:, 0].tolist()
 
 
 def tatoeba_accuracy(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, list[int]]:
@@ -73,6 +79,17 @@ def tatoeba_accuracy(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, li
     forward, backward = nearest(x, y), nearest(y, x)
     acc = lambda pred: 100.0 * sum(p == i for i, p in enumerate(pred)) / len(pred)  # noqa: E731
     return acc(forward), acc(backward), forward
+
+
+def average_precision_at_k(ranked: Sequence, relevant: set, k: int) -> float:
+    """AP@k as XTREME-R's LAReQA evaluation computes it: the precision at each relevant hit
+    among the first k, summed, over min(|relevant|, k)."""
+    hits, total = 0, 0.0
+    for rank, item in enumerate(ranked[:k], start=1):
+        if item in relevant:
+            hits += 1
+            total += hits / rank
+    return total / min(len(relevant), k)
 
 
 def margin_mine(x: torch.Tensor, y: torch.Tensor, k: int = 4, block: int = BLOCK) -> list[tuple[int, int, float]]:

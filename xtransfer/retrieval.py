@@ -9,10 +9,18 @@ intermediate checkpoint, or the pretrained model). The task's `options.scorer` s
 - `bucc`: margin-based mining; the F1-optimal threshold on `validation` (BUCC `sample`)
   is applied to `test` (BUCC `training`), per language, as XTREME does. Predictions:
   `source_id<TAB>target_id` per extracted pair.
+- `lareqa` (XQuAD-R): each question ranks the answer sentences of all the task's languages
+  (11 for XQuAD-R), the relevant ones being the sentences holding its answer in every
+  language (questions share ids across languages); mAP@20 (`map`) as XTREME-R computes it.
+  Sentences are embedded alone, not with their paragraph: XTREME-R's trained dual encoder
+  reads (sentence, context), but a mean-pooled zero-shot encoder given the context would
+  give every sentence of a paragraph nearly the same vector. Predictions: per question,
+  `question_id` then its 20 best `<lang>_<paragraph>_<position>` candidates, tab-separated.
 """
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +38,8 @@ from xtransfer.tasks.retrieval import hidden_layer, pool
 
 log = logging.getLogger(__name__)
 
-MAIN_METRIC = {"tatoeba": "acc", "bucc": "f1"}
+MAIN_METRIC = {"tatoeba": "acc", "bucc": "f1", "lareqa": "map"}
+LAREQA_K = 20
 
 
 class Embedder:
@@ -76,7 +85,7 @@ def retrieval_set(features) -> dict[str, Any]:
     return out
 
 
-def score_tatoeba(embed: Embedder, data: dict[str, Any], state: dict, split: str, options: dict):
+def score_tatoeba(embed: Embedder, data: dict[str, Any], state: dict, split: str, options: dict, pool):
     src, trg = data["source"], data["target"]
     if len(src["text"]) != len(trg["text"]):
         raise DataError(f"tatoeba: {len(src['text'])} source lines but {len(trg['text'])} English lines; "
@@ -85,7 +94,7 @@ def score_tatoeba(embed: Embedder, data: dict[str, Any], state: dict, split: str
     return {"acc": acc, "acc_en2xx": acc_back}, [str(p) for p in predictions]
 
 
-def score_bucc(embed: Embedder, data: dict[str, Any], state: dict, split: str, options: dict):
+def score_bucc(embed: Embedder, data: dict[str, Any], state: dict, split: str, options: dict, pool):
     if not data["gold"]:
         raise DataError(f"bucc: split '{split}' has no gold pairs (the .gold file, or the hub 'gold' column)")
     ids = {}
@@ -105,7 +114,36 @@ def score_bucc(embed: Embedder, data: dict[str, Any], state: dict, split: str, o
     return result.metrics, [f"{s}\t{t}" for s, t in result.pairs]
 
 
-SCORERS = {"tatoeba": score_tatoeba, "bucc": score_bucc}
+def candidate_pool(embed: Embedder, per_language: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every language's answer sentences, embedded once: ids `<lang>_<sentence id>` and, per
+    question id, the positions of the sentences holding its answer in any language."""
+    ids, input_ids, relevant = [], [], {}
+    for lang, data in per_language.items():
+        position = {tid: len(ids) + k for k, tid in enumerate(data["target"]["id"])}
+        ids += [f"{lang}_{tid}" for tid in data["target"]["id"]]
+        input_ids += data["target"]["input_ids"]
+        for qid, tid in data["gold"]:
+            relevant.setdefault(qid, set()).add(position[tid])
+    if not relevant:
+        raise DataError("lareqa: no question has an answer sentence. XQuAD-R needs the sentence_breaks of "
+                        "google-research-datasets/lareqa xquad-r/<lang>.json (data=local); the hub copy "
+                        "(google-research-datasets/xquad_r) has questions and contexts only")
+    return {"ids": ids, "vectors": embed(input_ids), "relevant": relevant}
+
+
+def score_lareqa(embed: Embedder, data: dict[str, Any], state: dict, split: str, options: dict, pool):
+    candidates = pool()
+    questions = data["source"]
+    ranked = mining.top_k(embed(questions["input_ids"]), candidates["vectors"], LAREQA_K).tolist()
+    precisions = [mining.average_precision_at_k(top, candidates["relevant"][qid], LAREQA_K)
+                  for qid, top in zip(questions["id"], ranked)]
+    lines = ["\t".join([qid, *(candidates["ids"][c] for c in top)]) for qid, top in zip(questions["id"], ranked)]
+    return {"map": 100 * mean(precisions)}, lines
+
+
+# scorer(embed, data, state, split, options, pool): pool() is LAReQA's multilingual candidate set
+# (built on first use); the other scorers ignore it.
+SCORERS = {"tatoeba": score_tatoeba, "bucc": score_bucc, "lareqa": score_lareqa}
 
 
 def evaluate_retrieval(source: str, revision: str | None, target: TargetSpec, precision: str, runtime: RuntimeSpec,
@@ -120,11 +158,20 @@ def evaluate_retrieval(source: str, revision: str | None, target: TargetSpec, pr
              embed.encoder.config.num_hidden_layers, embed.pooling)
     (out_dir / "predictions").mkdir(parents=True, exist_ok=True)
     metrics: dict[str, dict[str, dict[str, float]]] = {}
+    pools: dict[str, dict[str, Any]] = {}
+
+    def pool(split: str) -> dict[str, Any]:
+        """LAReQA's candidates: every language of the task (not only the evaluated ones), once per split."""
+        if split not in pools:
+            pools[split] = candidate_pool(embed, {l: retrieval_set(load_features(task, split, l, embed.tokenizer,
+                                                                                 cache_dir)) for l in task.languages})
+        return pools[split]
+
     for lang in target.languages:
         state: dict[str, Any] = {}  # what one split hands to the next (BUCC: the dev threshold)
         for split in target.eval_splits:
             data = retrieval_set(load_features(task, split, lang, embed.tokenizer, cache_dir))
-            values, lines = SCORERS[scorer_name](embed, data, state, split, task.options)
+            values, lines = SCORERS[scorer_name](embed, data, state, split, task.options, partial(pool, split))
             metrics.setdefault(split, {})[lang] = values
             (out_dir / "predictions" / f"{split}-{lang}.tsv").write_text("".join(f"{x}\n" for x in lines),
                                                                         encoding="utf-8")

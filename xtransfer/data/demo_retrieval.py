@@ -5,6 +5,9 @@
 - BUCC 2018: `bucc2018/<xx>-en/<xx>-en.{sample,training}.{<xx>,en,gold}`: `eval_size // 2`
   translation pairs hidden among `eval_size` other source and `2 * eval_size` other English
   sentences, a few exact duplicates on each side (mining removes them), ids in shuffled order.
+- XQuAD-R (LAReQA): `xquad-r/<lang>.json`, SQuAD json with `sentence_breaks`: `eval_size // 10`
+  paragraphs of 3 sentences, the same facts in all 11 languages, and 2 questions per
+  paragraph (the answer sentence's fact asked back) sharing their ids across languages.
 
 Sentences are demo.py's statements and events rendered per language. Languages without a
 demo lexicon borrow one (a fixed pick per language): the data are synthetic anyway.
@@ -12,6 +15,7 @@ demo lexicon borrow one (a fixed pick per language): the data are synthetic anyw
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from pathlib import Path
 
@@ -23,6 +27,7 @@ OWN_LEXICON = {"ara": "ar", "bul": "bg", "deu": "de", "ell": "el", "spa": "es", 
                "jpn": "ja", "kor": "ko", "rus": "ru", "swh": "sw", "tha": "th", "tur": "tr", "urd": "ur",
                "vie": "vi", "cmn": "zh"}
 BUCC_LANGUAGES = ("de", "fr", "ru", "zh")
+XQUAD_R_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 
 
 def _lexicon_language(code: str) -> str:
@@ -43,9 +48,9 @@ def _facts(rng: random.Random, n: int) -> list:
     return out
 
 
-def _render(lang: str, fact) -> str:
+def _render(lang: str, fact, question: bool = False) -> str:
     words = _join_clauses(lang, fact) if isinstance(fact, tuple) else _render_event(lang, fact)
-    return _sentence(lang, words)[0]
+    return _sentence(lang, words, question)[0]
 
 
 def _tatoeba_languages() -> list[str]:
@@ -100,6 +105,27 @@ def write_bucc(root: Path, seed: int, eval_size: int) -> None:
             _write(base.with_name(base.name + ".gold"), sorted(gold))
 
 
+def _xquad_r_paragraph(lang: str, number: int, facts: list, asked: list[int]) -> dict:
+    sentences = [_render(lang, f) for f in facts]
+    starts = [sum(len(s) + 1 for s in sentences[:i]) for i in range(len(sentences))]
+    qas = [{"id": f"lareqa{number:04d}{q}", "question": _render(lang, facts[i], question=True),
+            "answers": [{"answer_start": starts[i], "text": sentences[i]}]} for q, i in enumerate(asked)]
+    return {"context": " ".join(sentences), "sentence_breaks": [[s, s + len(t)] for s, t in zip(starts, sentences)],
+            "qas": qas}
+
+
+def write_xquad_r(root: Path, seed: int, n_paragraphs: int) -> None:
+    rng = _rng(seed, "xquad_r")
+    facts = _facts(rng, 3 * n_paragraphs)
+    asked = [rng.sample(range(3), 2) for _ in range(n_paragraphs)]
+    for lang in XQUAD_R_LANGUAGES:
+        paragraphs = [_xquad_r_paragraph(lang, p, facts[3 * p:3 * p + 3], asked[p]) for p in range(n_paragraphs)]
+        _write(root / "xquad-r" / f"{lang}.json",
+               [json.dumps({"version": "1.1", "data": [{"title": "Demo", "paragraphs": paragraphs}]},
+                           ensure_ascii=False)])
+
+
 def write_retrieval(root: Path, seed: int, eval_size: int) -> None:
     write_tatoeba(root, seed, eval_size // 2)
     write_bucc(root, seed, eval_size)
+    write_xquad_r(root, seed, max(2, eval_size // 10))

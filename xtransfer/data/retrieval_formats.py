@@ -55,3 +55,40 @@ def read_laser_tatoeba(path: Path) -> Iterator[Record]:
                         f"line i of one must translate line i of the other")
     for (lineno, text), (_, eng) in zip(source, english):
         yield f"{path}:{lineno}", {**EMPTY, "source": [text], "target": [eng]}
+
+
+@register_format("xquad_r")
+def read_xquad_r(path: Path) -> Iterator[Record]:
+    """XQuAD-R `xquad-r/<lang>.json` (google-research-datasets/lareqa): SQuAD json whose paragraphs
+    carry `sentence_breaks`, [start, end) character offsets into `context`.
+
+    One fragment per paragraph: its questions (source), its sentences (target, id
+    `<paragraph number>_<sentence position>`, paragraphs counted from 1 in file order as
+    XTREME-R's LAReQA code does) and one gold pair per question: the sentence holding the
+    answer start. A question whose answer start lies in no sentence is skipped, as there.
+    """
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    except (ValueError, KeyError) as e:
+        raise DataError(f"{path}: not SQuAD-format json with a top-level 'data' list ({e})") from e
+    number = 0
+    for a, article in enumerate(data):
+        for p, paragraph in enumerate(article["paragraphs"]):
+            number += 1
+            where = f"{path}:data[{a}].paragraphs[{p}]"
+            if "sentence_breaks" not in paragraph:
+                raise DataError(f"{where}: no 'sentence_breaks'; XQuAD-R is XQuAD with sentence boundaries "
+                                f"per paragraph (google-research-datasets/lareqa xquad-r/<lang>.json)")
+            context, breaks = paragraph["context"], paragraph["sentence_breaks"]
+            ids = [f"{number}_{pos}" for pos in range(len(breaks))]
+            questions, question_ids, gold = [], [], []
+            for qa in paragraph["qas"]:
+                start = qa["answers"][0]["answer_start"]
+                holding = [i for i, (s, e) in enumerate(breaks) if s <= start < e]
+                if holding:
+                    questions.append(qa["question"]); question_ids.append(qa["id"])
+                    gold.append([qa["id"], ids[holding[0]]])
+            yield where, {**EMPTY, "source": questions, "source_id": question_ids,
+                          "target": [context[s:e] for s, e in breaks], "target_id": ids, "gold": gold}
