@@ -25,6 +25,16 @@ def test_tiny_tokenizer_has_xlmr_special_ids_and_pair_template(tiny):
     assert ids[0] == 0 and ids[-1] == 2 and ids.count(2) == 3  # <s> A </s></s> B </s>
 
 
+def test_tiny_tokenizer_training_is_deterministic(tiny, tmp_path):
+    from xtransfer.hashing import tokenizer_fingerprint
+    from xtransfer.modeling import train_tiny_tokenizer
+
+    spec = TinySpec(tokenizer_files=str(tiny.parent / "*.txt"), vocab_size=200)
+    first, second = train_tiny_tokenizer(spec), train_tiny_tokenizer(spec)
+    assert tokenizer_fingerprint(first) == tokenizer_fingerprint(second)
+    assert first.tokenize("der Hund läuft") == second.tokenize("der Hund läuft")
+
+
 def test_tiny_checkpoint_round_trips_encoder_and_head(tiny, tmp_path):
     encoder, tok = load_encoder(str(tiny / "model"))
     task = build_task({"name": "t", "family": "classification", "languages": ["en"], "max_length": 16,

@@ -23,7 +23,11 @@ SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # XLM-R's ids 0..4
 
 
 def train_tiny_tokenizer(spec: TinySpec):
-    """A Unigram tokenizer like XLM-R's sentencepiece, trained on spec.tokenizer_files."""
+    """A BPE tokenizer with XLM-R's special tokens and templates, trained on spec.tokenizer_files.
+
+    BPE rather than XLM-R's Unigram: the tokenizers library's Unigram trainer orders tied
+    pieces differently from run to run, and the tiny model's stage key promises one tokenizer.
+    """
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -31,12 +35,11 @@ def train_tiny_tokenizer(spec: TinySpec):
     if not files:
         raise ConfigError(f"model.tiny.tokenizer_files matches no file: {spec.tokenizer_files} "
                           f"(the demo writes them with data=demo; otherwise point it at plain-text files)")
-    tok = Tokenizer(models.Unigram())
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=spec.vocab_size, special_tokens=SPECIAL_TOKENS,
-                                      unk_token="<unk>", show_progress=False)
+    trainer = trainers.BpeTrainer(vocab_size=spec.vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False)
     tok.train(files, trainer)
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",

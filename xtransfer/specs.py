@@ -145,9 +145,9 @@ class RuntimeSpec:
 class TinySpec:
     tokenizer_files: str
     vocab_size: int = 4000
-    hidden_size: int = 64
+    hidden_size: int = 128
     num_hidden_layers: int = 2
-    num_attention_heads: int = 2
+    num_attention_heads: int = 4
     intermediate_size: int = 256
     max_position_embeddings: int = 514
     init_seed: int = 0
