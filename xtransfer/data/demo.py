@@ -37,7 +37,10 @@ The labels are relations *between* the two sentences, never a marker in one of t
 A tiny encoder trained for a minute learns such structural relations but hardly learns
 to match content words across the sentences, so only ``LEXICAL_SHARE`` of the
 non-entailments / non-duplicates / non-paraphrases hinge on a changed content word
-(another person or number, another question word, ...): the hard tail.
+(another person or number, another question word, ...): the hard tail. As in real NLI
+data, an NLI hypothesis alone carries weak cues (negation, length): a hypothesis-only model
+reaches 0.67 on demo MNLI against 0.90 with both sentences. They help a tiny model get
+started; removing them dropped 3-epoch accuracy to 0.64-0.71.
 
 Parallel data is rendered from the same abstract examples in every language, as in
 the real releases: XNLI dev/test and PAWS-X dev/test are "translations" of one set of
