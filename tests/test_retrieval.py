@@ -275,3 +275,19 @@ def test_demo_lareqa_ranks_a_pool_of_all_eleven_languages(workspace):
     assert len(rows) == 40 and all(len(r) == 21 and r[0].startswith("lareqa") for r in rows)  # 20 paragraphs x 2
     # candidates come from languages that are not evaluated too: the pool is all 11
     assert {c.split("_")[0] for r in rows for c in r[1:]} - {"en", "de"}
+
+
+def test_dropping_the_layers_above_the_pooled_one_keeps_its_hidden_state():
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+    from xtransfer.tasks.retrieval import drop_layers_above
+
+    torch.manual_seed(0)
+    encoder = XLMRobertaModel(XLMRobertaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=4,
+                                               num_attention_heads=2, intermediate_size=64),
+                              add_pooling_layer=False).eval()
+    x = torch.randint(5, 100, (2, 7))
+    full = encoder(input_ids=x, output_hidden_states=True).hidden_states[2]
+    drop_layers_above(encoder, 2)
+    cut = encoder(input_ids=x, output_hidden_states=True).hidden_states
+    assert len(encoder.encoder.layer) == 2 and len(cut) == 3
+    assert torch.allclose(full, cut[2])

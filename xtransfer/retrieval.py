@@ -34,7 +34,7 @@ from xtransfer.metrics import mean
 from xtransfer.modeling import load_encoder
 from xtransfer.specs import EmbeddingSpec, RuntimeSpec, TargetSpec
 from xtransfer.tasks import get_family
-from xtransfer.tasks.retrieval import hidden_layer, pool
+from xtransfer.tasks.retrieval import drop_layers_above, hidden_layer, pool
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class Embedder:
                  runtime: RuntimeSpec):
         self.encoder, self.tokenizer = load_encoder(source, revision)
         self.layer = hidden_layer(self.encoder.config.num_hidden_layers, spec)
+        drop_layers_above(self.encoder, self.layer)
         self.pooling, self.batch_size = spec.pooling, runtime.eval_batch_size
         use_gpu = runtime.accelerator != "cpu" and torch.cuda.is_available()
         self.device = torch.device("cuda" if use_gpu else "cpu")

@@ -82,6 +82,13 @@ def hidden_layer(num_layers: int, spec: EmbeddingSpec) -> int:
     return layer
 
 
+def drop_layers_above(encoder: torch.nn.Module, layer: int) -> None:
+    """Layers above the pooled hidden state cannot change it: drop them (10 of XLM-R large's 24)."""
+    blocks = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if isinstance(blocks, torch.nn.ModuleList) and layer < len(blocks):
+        encoder.encoder.layer = blocks[:layer]
+
+
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
     """One vector per sentence: the mean over real tokens (special tokens included) or the first token."""
     if pooling == "cls":
