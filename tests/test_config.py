@@ -7,13 +7,14 @@ from tests.conftest import compose_cfg
 from xtransfer.config import CONF_DIR
 from xtransfer.errors import ConfigError
 from xtransfer.pipeline import pretrained_start, train_payload
-from xtransfer.specs import build_cell, build_task
+from xtransfer.specs import SamplingSpec, build_cell, build_task
 from xtransfer.stages import StageStore, stage_key
 from xtransfer.tasks import get_family
 from xtransfer.train import Start
 
-GROUPS = ["model", "intermediate", "target", "trainer", "logger", "data", "paths", "experiment"]
-NEEDS = {"data": {"local": ["data.root=/datasets"]}}
+GROUPS = ["model", "intermediate", "target", "trainer", "logger", "data", "paths", "experiment", "mlm", "offline"]
+LABELS = {"sequential": "mnli>squad"}  # an intermediate's label in results, where it differs from the option
+NEEDS = {"data": {"local": ["data.root=/datasets"]}, "mlm": {"mixed": ["intermediate=mnli"]}}
 
 
 def options(group: str) -> list[str]:
@@ -27,7 +28,8 @@ def test_every_option_composes_and_builds(group, option, tmp_path):
     if group == "intermediate":
         assert (cell.intermediate is None) == (option == "none")
         if cell.intermediate:
-            assert cell.intermediate.name == option and get_family(cell.intermediate.task.family)
+            assert cell.intermediate.name == LABELS.get(option, option)
+            assert all(get_family(part.task.family) for part in cell.intermediate.parts)
     if group == "target":
         assert cell.target.name == option and set(cell.target.languages) == set(cell.target.eval_task.languages)
     if group == "model":
@@ -62,14 +64,14 @@ def test_bad_target_languages_are_rejected(tmp_path):
 def test_demo_experiment_selects_tiny_model_and_local_demo_data(tmp_path):
     cell = build_cell(compose_cfg(["experiment=demo", "intermediate=mnli"], tmp_path))
     assert cell.model.tiny is not None and cell.demo_data_root == str(tmp_path / "demo_data")
-    assert cell.intermediate.task.source == "local" and cell.intermediate.optim.lr == 1e-3
+    assert cell.intermediate.parts[0].task.source == "local" and cell.intermediate.optim.lr == 1e-3
     assert cell.target.train_task.local.root == str(tmp_path / "demo_data" / "glue" / "MNLI")
 
 
 def target_key(tmp_path, overrides):
     cell = build_cell(compose_cfg(overrides, tmp_path))
     t = cell.target
-    payload = train_payload(cell, Start("m", None, "upstream"), t.train_task, "en", t.eval_task, "en", t.optim)
+    payload = train_payload(cell, Start("m", None, "upstream"), (t.part,), t.optim, SamplingSpec())
     return stage_key("target", payload)
 
 

@@ -29,10 +29,20 @@ def wandb_mode(spec: LoggerSpec) -> str:
     return spec.mode
 
 
+def intermediate_label(cell: CellSpec) -> str:
+    """none, mnli, multitask, mnli>squad; with MLM: mlm>mnli (a stage before), mnli+mlm (mixed in)."""
+    label = cell.intermediate.name if cell.intermediate else "none"
+    if cell.mlm is None:
+        return label
+    if cell.mlm.mode == "mixed":
+        return f"{label}+mlm"
+    return "mlm" if label == "none" else f"mlm>{label}"
+
+
 def cell_tags(cell: CellSpec) -> dict[str, Any]:
     """The keys a dashboard groups and pivots by."""
-    return {"model": cell.model.name, "intermediate": cell.intermediate.name if cell.intermediate else "none",
-            "target": cell.target.name, "seed": cell.seed}
+    return {"model": cell.model.name, "intermediate": intermediate_label(cell), "target": cell.target.name,
+            "seed": cell.seed, "setting": cell.target.setting}
 
 
 def build_logger(cell: CellSpec, config: dict[str, Any], run_name: str) -> Logger | None:

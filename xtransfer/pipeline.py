@@ -19,11 +19,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from xtransfer import loggers
 from xtransfer.data.sources import data_fingerprint
+from xtransfer.errors import DataError
 from xtransfer.hashing import digest, file_digest
 from xtransfer.locking import build_once, locked
-from xtransfer.modeling import build_tiny
+from xtransfer.modeling import build_tiny, load_encoder
 from xtransfer.retrieval import evaluate_retrieval
-from xtransfer.specs import CellSpec, ModelSpec, OptimSpec, TaskSpec, build_cell
+from xtransfer.specs import CellSpec, ModelSpec, OptimSpec, SamplingSpec, TrainPart, build_cell
 from xtransfer.stages import Stage, StageStore
 from xtransfer.train import Start, evaluate, fit_stage, resolve_precision
 
@@ -52,11 +53,8 @@ def run_cell(cell: CellSpec, logger=None) -> dict[str, Any]:
     if pretrained:
         stages.append(pretrained)
 
-    if cell.intermediate is not None:
-        inter = cell.intermediate
-        language = inter.task.languages[0]
-        stage = train_stage(store, cell, "intermediate", start, inter.task, language, inter.task, language,
-                            inter.optim, logger)
+    for kind, name, parts, optim, sampling in training_chain(cell):
+        stage = train_stage(store, cell, kind, name, start, parts, optim, sampling, logger)
         stages.append(stage)
         start = Start(str(stage.path / "model"), None, stage.key)
 
@@ -64,14 +62,14 @@ def run_cell(cell: CellSpec, logger=None) -> dict[str, Any]:
     if target.train_task is None:  # retrieval: embed with the encoder the chain has so far, no target stage
         eval_stage = retrieval_stage(store, cell, start)
     else:
-        val_task = target.eval_task if target.select_on == "eval" else target.train_task
-        target_stage = train_stage(store, cell, "target", start, target.train_task, target.train_language,
-                                   val_task, target.train_language, target.optim, logger)
+        target_stage = train_stage(store, cell, "target", target.name, start, (target.part,), target.optim,
+                                   SamplingSpec(), logger)
         stages.append(target_stage)
         eval_stage = evaluation_stage(store, cell, target_stage)
     stages.append(eval_stage)
 
-    results = write_results(cell, eval_stage, stages)
+    num_parameters = cell.model.num_parameters or (pretrained.metrics.get("num_parameters") if pretrained else None)
+    results = write_results(cell, eval_stage, stages, num_parameters)
     summary = {f"eval/{target.name}/{split}/{lang}/{metric}": value
                for split, per_lang in results["metrics"].items()
                for lang, values in per_lang.items() for metric, value in values.items()}
@@ -110,7 +108,8 @@ def pretrained_start(model: ModelSpec, store: StageStore) -> tuple[Start, Stage 
 
         def build(out: Path) -> dict[str, Any]:
             build_tiny(model.tiny, out)
-            return {}
+            encoder, _ = load_encoder(str(out / "model"))
+            return {"num_parameters": sum(p.numel() for p in encoder.parameters())}  # for scaling plots
 
         stage = store.run("pretrained", model.name, payload, build)
         return Start(str(stage.path / "model"), None, stage.key), stage
@@ -122,32 +121,76 @@ def pretrained_start(model: ModelSpec, store: StageStore) -> tuple[Start, Stage 
     return Start(model.name_or_path, model.revision, digest(identity)), None
 
 
-def train_payload(cell: CellSpec, start: Start, task: TaskSpec, train_language: str, val_task: TaskSpec,
-                  val_language: str, optim: OptimSpec) -> dict[str, Any]:
+def training_chain(cell: CellSpec) -> list[tuple[str, str, tuple[TrainPart, ...], OptimSpec, SamplingSpec]]:
+    """The training stages before the target, in order: (kind, name, parts, optim, sampling).
+
+    [mlm] -> the intermediate: one stage, one multi-task stage, or one stage per task of a
+    sequential chain. Each stage starts from the previous one, so chains that share a prefix
+    share its stages (their keys are equal). MLM mixed in is one more part of every stage.
+    """
+    chain = []
+    mlm, inter = cell.mlm, cell.intermediate
+    if mlm is not None and mlm.mode == "before":
+        chain.append(("mlm", mlm.part.task.name, (mlm.part,), mlm.optim, SamplingSpec()))
+    if inter is None:
+        return chain
+    extra = (mlm.part,) if mlm is not None and mlm.mode == "mixed" else ()
+    if inter.mode == "sequential":
+        for part in inter.parts:
+            chain.append(("intermediate", part.task.name, (part, *extra), inter.optim, inter.sampling))
+    elif inter.mode == "multitask":
+        chain.append(("intermediate", "multitask", (*available(inter.parts), *extra), inter.optim, inter.sampling))
+    else:
+        chain.append(("intermediate", inter.parts[0].task.name, (*inter.parts, *extra), inter.optim, inter.sampling))
+    return chain
+
+
+def available(parts: tuple[TrainPart, ...]) -> tuple[TrainPart, ...]:
+    """The multi-task parts whose local files are all here; the others are skipped with a warning."""
+    kept = []
+    for part in parts:
+        try:
+            for task, language in part.sources:
+                data_fingerprint(task, "train", language)  # raises DataError naming a missing file
+            data_fingerprint(part.val_task, "validation", part.val_language)
+            kept.append(part)
+        except DataError as e:
+            log.warning("multitask: skipping task '%s', its data is not available: %s", part.task.name, e)
+    if not kept:
+        raise DataError(f"multitask: none of the tasks {[p.task.name for p in parts]} has its data here")
+    return tuple(kept)
+
+
+def train_payload(cell: CellSpec, start: Start, parts: tuple[TrainPart, ...], optim: OptimSpec,
+                  sampling: SamplingSpec) -> dict[str, Any]:
     """Exactly what determines a trained stage's weights: its key is the hash of this."""
     return {
         "upstream": start.key,
-        "task": task.describe(),
-        "data": {"train": data_fingerprint(task, "train", train_language),
-                 "validation": data_fingerprint(val_task, "validation", val_language)},
-        "train_language": train_language,
-        "validation": {"task": val_task.name, "language": val_language},
+        "parts": [{
+            "task": part.task.describe(),
+            "train": [{"task": task.name, "language": language, "data": data_fingerprint(task, "train", language),
+                       **({"spec": task.describe()} if task is not part.task else {})}
+                      for task, language in part.sources],
+            "max_train_examples": part.max_train_examples,
+            "validation": {"task": part.val_task.name, "language": part.val_language,
+                           "data": data_fingerprint(part.val_task, "validation", part.val_language)},
+        } for part in parts],
+        "sampling": dataclasses.asdict(sampling) if len(parts) > 1 else None,
         "optim": dataclasses.asdict(optim),
         "seed": cell.seed,
         "precision": resolve_precision(cell.runtime),
     }
 
 
-def train_stage(store: StageStore, cell: CellSpec, kind: str, start: Start, task: TaskSpec, train_language: str,
-                val_task: TaskSpec, val_language: str, optim: OptimSpec, logger) -> Stage:
-    payload = train_payload(cell, start, task, train_language, val_task, val_language, optim)
+def train_stage(store: StageStore, cell: CellSpec, kind: str, name: str, start: Start, parts: tuple[TrainPart, ...],
+                optim: OptimSpec, sampling: SamplingSpec, logger) -> Stage:
+    payload = train_payload(cell, start, parts, optim, sampling)
 
     def build(out: Path) -> dict[str, Any]:
-        return fit_stage(out, start=start, task=task, train_language=train_language, val_task=val_task,
-                         val_language=val_language, optim=optim, runtime=cell.runtime, seed=cell.seed,
-                         cache_dir=cell.cache_dir, logger=logger, log_prefix=kind)
+        return fit_stage(out, start=start, parts=parts, optim=optim, sampling=sampling, runtime=cell.runtime,
+                         seed=cell.seed, cache_dir=cell.cache_dir, logger=logger, log_prefix=kind)
 
-    return store.run(kind, task.name, payload, build)
+    return store.run(kind, name, payload, build)
 
 
 def evaluation_stage(store: StageStore, cell: CellSpec, trained: Stage) -> Stage:
@@ -185,7 +228,7 @@ def retrieval_stage(store: StageStore, cell: CellSpec, start: Start) -> Stage:
     return store.run("eval", target.eval_task.name, payload, build)
 
 
-def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage]) -> dict[str, Any]:
+def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_parameters: int | None) -> dict[str, Any]:
     """results.json (schema in the README) and a copy of the predictions in the job dir."""
     out = Path(cell.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -193,6 +236,8 @@ def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage]) -> dic
     score_split = "test" if "test" in ev["averages"] else cell.target.eval_splits[-1]
     results = {
         **loggers.cell_tags(cell),
+        "num_parameters": num_parameters,
+        "train_languages": cell.target.part.languages if cell.target.part else [],
         "score": round(ev["averages"][score_split][ev["main_metric"]], 4),
         "score_split": score_split,
         "main_metric": ev["main_metric"],

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import datasets
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import Logger
@@ -18,7 +19,8 @@ from xtransfer.data.features import load_features
 from xtransfer.metrics import mean
 from xtransfer.modeling import load_encoder, load_head, save_checkpoint
 from xtransfer.module import KeepBest, TransferModule
-from xtransfer.specs import OptimSpec, RuntimeSpec, TaskSpec
+from xtransfer.multitask import MixtureLoader, mixture_weights, steps_per_epoch
+from xtransfer.specs import OptimSpec, RuntimeSpec, SamplingSpec, TaskSpec, TrainPart
 from xtransfer.tasks import get_family
 from xtransfer.tasks.base import main_metric
 
@@ -53,40 +55,65 @@ class Start:
     key: str
 
 
-def fit_stage(out_dir: Path, *, start: Start, task: TaskSpec, train_language: str, val_task: TaskSpec,
-              val_language: str, optim: OptimSpec, runtime: RuntimeSpec, seed: int, cache_dir: str,
-              logger: Logger | None, log_prefix: str) -> dict[str, Any]:
-    """Fine-tune start's encoder with a fresh head for task; save encoder + head to out_dir."""
+def part_features(part: TrainPart, tokenizer, cache_dir: str, optim: OptimSpec):
+    """A part's train set (its sources' train splits, concatenated) and its English dev set."""
+    train = [load_features(task, "train", language, tokenizer, cache_dir) for task, language in part.sources]
+    train = train[0] if len(train) == 1 else datasets.concatenate_datasets(train)
+    limit = part.max_train_examples or optim.max_train_examples
+    if limit is not None and len(train) > limit:
+        train = train.shuffle(seed=0).select(range(limit))  # the same subset for every job
+    val = load_features(part.val_task, "validation", part.val_language, tokenizer, cache_dir, optim.max_val_examples)
+    return train, val
+
+
+def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], optim: OptimSpec, runtime: RuntimeSpec,
+              seed: int, cache_dir: str, logger: Logger | None, log_prefix: str,
+              sampling: SamplingSpec = SamplingSpec()) -> dict[str, Any]:
+    """Fine-tune start's encoder with a fresh head per part (several parts: multi-task, mixed by
+    `sampling`); keep the epoch with the best mean dev score; save encoder + heads to out_dir."""
     pl.seed_everything(seed, workers=True, verbose=False)
     encoder, tokenizer = load_encoder(start.source, start.revision)
-    family = get_family(task.family)
-    train = load_features(task, "train", train_language, tokenizer, cache_dir, optim.max_train_examples)
-    val = load_features(val_task, "validation", val_language, tokenizer, cache_dir, optim.max_val_examples)
+    on_gpu = torch.cuda.is_available() and runtime.accelerator != "cpu"
+    names = [part.task.name for part in parts]
+    train_loaders, val_loaders, val_features, sizes = [], [], {}, []
+    for part in parts:
+        family = get_family(part.task.family)
+        train, val = part_features(part, tokenizer, cache_dir, optim)
+        sizes.append(len(train))
+        val_features[part.task.name] = val
+        train_loaders.append(loader(train, LengthGroupedBatches(train["length"], optim.batch_size,
+                                                                runtime.length_group_size, seed),
+                                    family, tokenizer.pad_token_id, part.task.name, runtime.num_workers, on_gpu))
+        val_loaders.append(loader(val, SortedBatches(val["length"], runtime.eval_batch_size),
+                                  family, tokenizer.pad_token_id, part.task.name, runtime.num_workers, on_gpu))
+    if len(parts) == 1:
+        train_loader, batches = train_loaders[0], len(train_loaders[0])
+    else:
+        batches = steps_per_epoch(sizes, optim.batch_size, sampling)
+        weights = mixture_weights(sizes, sampling)
+        log.info("multi-task mixture (%s): %s", sampling.kind,
+                 ", ".join(f"{n} {w:.3f}" for n, w in zip(names, weights)))
+        train_loader = MixtureLoader(train_loaders, weights, batches, seed)
 
-    steps_per_epoch = math.ceil(math.ceil(len(train) / optim.batch_size) / optim.grad_accum)
-    total_steps = steps_per_epoch * optim.epochs
+    total_steps = math.ceil(batches / optim.grad_accum) * optim.epochs
     if optim.max_steps > 0:
         total_steps = min(total_steps, optim.max_steps)
-    head = family.build_head(encoder.config.hidden_size, task)
+    heads = {p.task.name: get_family(p.task.family).head_for(encoder, p.task) for p in parts}
     encoder.train()  # from_pretrained returns eval mode, and Lightning keeps the mode it finds (no dropout)
-    module = TransferModule(encoder, {task.name: head}, {task.name: task}, optim, total_steps,
-                            val_features={task.name: val}, log_prefix=log_prefix)
+    module = TransferModule(encoder, heads, {p.task.name: p.task for p in parts}, optim, total_steps,
+                            val_features=val_features, log_prefix=log_prefix)
     keep_best = KeepBest(f"{log_prefix}/val/score")
-    on_gpu = torch.cuda.is_available() and runtime.accelerator != "cpu"
-    train_loader = loader(train, LengthGroupedBatches(train["length"], optim.batch_size, runtime.length_group_size, seed),
-                          family, tokenizer.pad_token_id, task.name, runtime.num_workers, on_gpu)
-    val_loader = loader(val, SortedBatches(val["length"], runtime.eval_batch_size),
-                        family, tokenizer.pad_token_id, task.name, runtime.num_workers, on_gpu)
     with tempfile.TemporaryDirectory(prefix="xtransfer-fit-") as scratch:
         trainer = make_trainer(runtime, logger, scratch, max_epochs=optim.epochs, max_steps=optim.max_steps,
                                gradient_clip_val=optim.max_grad_norm or None,
                                accumulate_grad_batches=optim.grad_accum,
                                callbacks=[keep_best] if optim.select_best else [])
-        trainer.fit(module, train_loader, val_loader)
-    save_checkpoint(out_dir, module.encoder, tokenizer, {task.name: module.heads[task.name]})
+        trainer.fit(module, train_loader, val_loaders if len(val_loaders) > 1 else val_loaders[0])
+    save_checkpoint(out_dir, module.encoder, tokenizer, dict(module.heads))
     last = trainer.callback_metrics.get(f"{log_prefix}/val/score")
     return {
-        "train_examples": len(train), "val_examples": len(val), "steps": trainer.global_step,
+        "tasks": names, "train_examples": dict(zip(names, sizes)),
+        "val_examples": {n: len(v) for n, v in val_features.items()}, "steps": trainer.global_step,
         "epochs": trainer.current_epoch, "train_loss_per_epoch": module.epoch_losses,
         "val_score_best": keep_best.best, "val_score_last": None if last is None else float(last),
     }
@@ -97,7 +124,7 @@ def evaluate(checkpoint: Path, head_task: TaskSpec, eval_task: TaskSpec, splits:
     """Score the checkpoint's encoder + head_task head on every (split, language); write predictions."""
     encoder, tokenizer = load_encoder(str(checkpoint / "model"))
     family = get_family(eval_task.family)
-    head = load_head(checkpoint, head_task.name, family.build_head(encoder.config.hidden_size, head_task))
+    head = load_head(checkpoint, head_task.name, family.head_for(encoder, head_task))
     module = TransferModule(encoder, {head_task.name: head}, {head_task.name: head_task})
     module.eval()
 

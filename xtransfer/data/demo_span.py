@@ -1,6 +1,7 @@
 """Synthetic extractive-QA datasets in the real raw layouts (see demo.py for the lexicons):
 
     squad/{train,dev}-v1.1.json, squad/{train,dev}-v2.0.json     English intermediate tasks
+    translate-train/squad.translate.train.en-<lang>.json           SQuAD train 'translated' (XTREME)
     xquad/xquad.<lang>.json                                       one parallel set, 11 languages
     MLQA_V1/{dev,test}/{dev,test}-context-<l>-question-<l>.json   parallel, 7 languages
     tydiqa/tydiqa-goldp-v1.1-{train,dev}.json                     ids prefixed by the language name
@@ -137,6 +138,17 @@ def _write_squad(root: Path, seed: int, train_size: int, eval_size: int) -> None
             _write(root / "squad" / f"{split}-{suffix}.json", _squad_json(version, articles))
 
 
+def _write_squad_translate_train(root: Path, seed: int, train_size: int) -> None:
+    """XTREME's translate-train data: the first half of SQuAD v1.1 train 'machine-translated'
+    into every XQuAD language (the same facts rendered in each language's lexicon)."""
+    examples = _examples(_rng(seed, "squad", "v1.1", "train"), train_size)[: train_size // 2]
+    for lang in XQUAD_LANGUAGES:
+        if lang != "en":
+            paragraphs = _paragraphs(lang, examples, lambda i: f"mt-{lang}-{i:06x}")
+            _write(root / "translate-train" / f"squad.translate.train.en-{lang}.json",
+                   _squad_json("v1.1", [_article("Demo article", paragraphs)]))
+
+
 def _write_xquad(root: Path, seed: int, eval_size: int) -> None:
     examples = _examples(_rng(seed, "xquad"), eval_size)
     for lang in XQUAD_LANGUAGES:
@@ -168,6 +180,7 @@ def _write_tydiqa(root: Path, seed: int, train_size: int, eval_size: int) -> Non
 
 def write_span_data(root: Path, seed: int, train_size: int, eval_size: int) -> None:
     _write_squad(root, seed, train_size, eval_size)
+    _write_squad_translate_train(root, seed, train_size)
     _write_xquad(root, seed, eval_size)
     _write_mlqa(root, seed, eval_size)
     _write_tydiqa(root, seed, train_size, eval_size)

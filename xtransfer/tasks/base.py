@@ -47,6 +47,11 @@ class Family:
     def build_head(self, hidden_size: int, task: TaskSpec) -> nn.Module:
         raise NotImplementedError
 
+    def head_for(self, encoder: nn.Module, task: TaskSpec) -> nn.Module:
+        """A fresh head for task on this encoder. Most heads need only its hidden size; the MLM head also
+        needs its vocabulary, and starts from the checkpoint's pretrained LM head when it has one."""
+        return self.build_head(encoder.config.hidden_size, task)
+
     def forward(self, encoder: nn.Module, head: nn.Module, batch: dict[str, Any]) -> Any:
         raise NotImplementedError
 
