@@ -753,20 +753,33 @@ def _write_pawsx(root: Path, seed: int, train_size: int, eval_size: int, seen: s
         _tsv(out / ("train.tsv" if lang == "en" else "translated_train.tsv"), header, rows(lang, train))
 
 
-def _write_corpus(root: Path, seed: int, n_lines: int = 2000) -> None:
-    """Monolingual text for tokenizer training and MLM: statements, questions and events."""
+def _corpus_line(rng: random.Random, lang: str) -> str:
+    kind = rng.random()
+    if kind < 0.5:
+        return _sentence(lang, _join_clauses(lang, _premise(rng, rng.randint(1, 2))))[0]
+    if kind < 0.75:
+        return _sentence(lang, _render_event(lang, _random_event(rng)))[0]
+    return _sentence(lang, _render_question(lang, _random_question(rng)), question=True)[0]
+
+
+def _write_corpus(root: Path, seed: int, n_lines: int = 2000, n_valid: int = 200) -> None:
+    """Monolingual text for tokenizer training and MLM: statements, questions and events.
+
+    corpus/<lang>.txt trains the tiny tokenizer and MLM; corpus/valid/<lang>.txt is MLM's
+    validation split, lines not in the train file, in a subfolder so the tokenizer's
+    corpus/*.txt glob leaves it out.
+    """
     for lang in DEMO_LANGUAGES:
         rng = _rng(seed, "corpus", lang)
-        lines = []
-        for _ in range(n_lines):
-            kind = rng.random()
-            if kind < 0.5:
-                lines.append(_sentence(lang, _join_clauses(lang, _premise(rng, rng.randint(1, 2))))[0])
-            elif kind < 0.75:
-                lines.append(_sentence(lang, _render_event(lang, _random_event(rng)))[0])
-            else:
-                lines.append(_sentence(lang, _render_question(lang, _random_question(rng)), question=True)[0])
+        lines = [_corpus_line(rng, lang) for _ in range(n_lines)]
         _write(root / "corpus" / f"{lang}.txt", lines)
+        rng, seen, valid = _rng(seed, "corpus", lang, "valid"), set(lines), []
+        while len(valid) < n_valid:
+            line = _corpus_line(rng, lang)
+            if line not in seen:
+                seen.add(line)
+                valid.append(line)
+        _write(root / "corpus" / "valid" / f"{lang}.txt", valid)
 
 
 def generate_demo_data(root: str | Path, *, seed: int = 0, train_size: int = 3000, eval_size: int = 200) -> Path:

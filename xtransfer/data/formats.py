@@ -99,3 +99,4 @@ def reader_for(name: str) -> Callable[[Path], Iterator[Record]]:
 from xtransfer.data import retrieval_formats  # noqa: E402,F401  (registers bucc, laser_tatoeba)
 from xtransfer.data import tagging_formats  # noqa: E402,F401  (registers conllu, panx, ccg_auto)
 from xtransfer.data import span_formats  # noqa: E402,F401  (registers squad_json)
+from xtransfer.data import text_formats  # noqa: E402,F401  (registers text)
