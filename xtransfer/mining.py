@@ -20,6 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from xtransfer.metrics import accuracy
+from xtransfer.metrics.ranking import pair_f1
+
 BLOCK = 8192  # rows x columns of one similarity block: 8192^2 float32 = 256 MiB
 
 
@@ -77,7 +80,7 @@ def nearest(x: torch.Tensor, y: torch.Tensor, block: int = BLOCK) -> list[int]:
 def tatoeba_accuracy(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, list[int]]:
     """Line i of x translates line i of y. (x -> y accuracy, y -> x accuracy, x -> y predictions)."""
     forward, backward = nearest(x, y), nearest(y, x)
-    acc = lambda pred: 100.0 * sum(p == i for i, p in enumerate(pred)) / len(pred)  # noqa: E731
+    acc = lambda pred: accuracy(pred, list(range(len(pred))))  # noqa: E731  (the scorer's metric code)
     return acc(forward), acc(backward), forward
 
 
@@ -140,12 +143,7 @@ class BuccResult:
 def bucc_extract(candidates: dict[tuple[str, str], float], gold: set[tuple[str, str]], threshold: float) -> BuccResult:
     """Pairs scoring >= threshold against the gold pairs: F1, precision, recall (percent) and the threshold."""
     pairs = [p for p, s in sorted(candidates.items(), key=lambda kv: -kv[1]) if s >= threshold]
-    correct = len(gold.intersection(pairs))
-    precision = correct / len(pairs) if pairs else 0.0
-    recall = correct / len(gold) if gold else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if correct else 0.0
-    return BuccResult(pairs, {"f1": 100 * f1, "precision": 100 * precision, "recall": 100 * recall,
-                              "threshold": threshold})
+    return BuccResult(pairs, {**pair_f1(gold, pairs), "threshold": threshold})  # the scorer's metric code
 
 
 def expand_to_ids(pairs: list[tuple[int, int, float]], src_ids: Sequence[list[str]],

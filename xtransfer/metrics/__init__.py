@@ -13,7 +13,8 @@ def accuracy(predictions: Sequence, labels: Sequence) -> float:
         raise ValueError(f"{len(predictions)} predictions for {len(labels)} labels")
     if not labels:
         raise ValueError("accuracy of an empty set is undefined")
-    return 100.0 * sum(p == g for p, g in zip(predictions, labels)) / len(labels)
+    # correct / n * 100 in this order, as XTREME's evaluator: 100 * correct / n can differ in the last bit
+    return sum(p == g for p, g in zip(predictions, labels)) / len(labels) * 100
 
 
 def mean(values: Sequence[float]) -> float:

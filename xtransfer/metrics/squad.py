@@ -83,25 +83,28 @@ def example_scores(prediction: str, golds: Sequence[str], tokens: Normalizer, v2
     return exact, max(_f1(pred, g, v2) for g in gold_tokens)
 
 
-def _check(predictions: Mapping[str, str], gold: Mapping[str, Sequence[str]]) -> None:
+def _check(predictions: Mapping[str, str], gold: Mapping[str, Sequence[str]], unanswered_zero: bool = False) -> None:
     missing = [i for i in gold if i not in predictions]
-    if missing:
+    if missing and not unanswered_zero:
         raise ValueError(f"{len(missing)} questions without a prediction, e.g. {missing[:3]}")
     if not gold:
         raise ValueError("EM/F1 of an empty set is undefined")
 
 
 def squad_v1(predictions: Mapping[str, str], gold: Mapping[str, Sequence[str]],
-             tokens: Normalizer = squad_tokens) -> dict[str, float]:
-    """{'f1', 'exact_match'} as evaluate-v1.1.py (tokens=squad_tokens) or MLQA (tokens=mlqa_tokens)."""
-    _check(predictions, gold)
-    scores = [example_scores(predictions[i], golds, tokens) for i, golds in gold.items()]
+             tokens: Normalizer = squad_tokens, unanswered_zero: bool = False) -> dict[str, float]:
+    """{'f1', 'exact_match'} as evaluate-v1.1.py (tokens=squad_tokens) or MLQA (tokens=mlqa_tokens).
+    A question without a prediction is an error, or with unanswered_zero scores 0 as the scripts do."""
+    _check(predictions, gold, unanswered_zero)
+    scores = [example_scores(predictions[i], golds, tokens) if i in predictions else (0.0, 0.0)
+              for i, golds in gold.items()]
     return {"f1": 100.0 * sum(f for _, f in scores) / len(scores),
             "exact_match": 100.0 * sum(e for e, _ in scores) / len(scores)}
 
 
-def mlqa(predictions: Mapping[str, str], gold: Mapping[str, Sequence[str]], lang: str) -> dict[str, float]:
-    return squad_v1(predictions, gold, lambda text: mlqa_tokens(text, lang))
+def mlqa(predictions: Mapping[str, str], gold: Mapping[str, Sequence[str]], lang: str,
+         unanswered_zero: bool = False) -> dict[str, float]:
+    return squad_v1(predictions, gold, lambda text: mlqa_tokens(text, lang), unanswered_zero)
 
 
 def squad_v2(predictions: Mapping[str, str], gold: Mapping[str, Sequence[str]],
