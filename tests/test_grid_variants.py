@@ -30,8 +30,9 @@ def test_mixture_weights_match_hand_computed_rates():
     assert mixture_weights(sizes, SamplingSpec("temperature", temperature=2.0)) == pytest.approx([0.75, 0.25])
     # a cap of 300 examples: rates 300 : 100
     assert mixture_weights(sizes, SamplingSpec("proportional", max_examples_per_task=300)) == pytest.approx([0.75, 0.25])
-    assert steps_per_epoch(sizes, 32, SamplingSpec()) == 29 + 4
-    assert steps_per_epoch(sizes, 32, SamplingSpec(max_examples_per_task=300)) == 10 + 4
+    batches = [29, 4]  # of 32 examples
+    assert steps_per_epoch(sizes, batches, SamplingSpec()) == 29 + 4
+    assert steps_per_epoch(sizes, batches, SamplingSpec(max_examples_per_task=300)) == 10 + 4  # ceil(29 / 3)
 
 
 @pytest.mark.parametrize("sampling", [SamplingSpec("proportional"), SamplingSpec("temperature", temperature=3.0),

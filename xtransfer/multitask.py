@@ -6,7 +6,7 @@ Sampling rates (T5's mixing strategies, which jiant's multi-task runs also offer
   uniform       p_i = 1 / K
 with n_i = min(size_i, max_examples_per_task) when a cap is set, so a huge task (ANLI+, 1.1M)
 cannot crowd out a small one (CommonsenseQA, 9.7k). An epoch is as many steps as the capped
-tasks have batches.
+tasks have batches (batches of examples or of a token budget alike).
 """
 from __future__ import annotations
 
@@ -36,8 +36,10 @@ def mixture_weights(sizes: Sequence[int], sampling: SamplingSpec) -> np.ndarray:
     return rates / rates.sum()
 
 
-def steps_per_epoch(sizes: Sequence[int], batch_size: int, sampling: SamplingSpec) -> int:
-    return int(sum(math.ceil(n / batch_size) for n in capped_sizes(sizes, sampling)))
+def steps_per_epoch(sizes: Sequence[int], batches: Sequence[int], sampling: SamplingSpec) -> int:
+    """One pass over every task's (capped) examples: each task's batch count, scaled by its cap."""
+    capped = capped_sizes(sizes, sampling)
+    return int(sum(math.ceil(b * c / n) for n, b, c in zip(sizes, batches, capped)))
 
 
 class MixtureLoader:

@@ -123,6 +123,7 @@ class OptimSpec:
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
     batch_size: int = 32
+    max_tokens: int | None = None   # batches filled up to this many (padded) tokens instead of batch_size examples
     grad_accum: int = 1
     epochs: int = 1
     max_steps: int = -1

@@ -12,9 +12,10 @@ from typing import Any
 import datasets
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import Logger
 
-from xtransfer.batching import LengthGroupedBatches, loader, SortedBatches
+from xtransfer.batching import SortedBatches, loader, train_batches
 from xtransfer.data.features import load_features
 from xtransfer.metrics import mean
 from xtransfer.modeling import load_encoder, load_head, save_checkpoint
@@ -38,13 +39,15 @@ def resolve_precision(runtime: RuntimeSpec) -> str:
     return "bf16-mixed" if on_gpu and torch.cuda.is_bf16_supported() else "32-true"
 
 
-def make_trainer(runtime: RuntimeSpec, logger: Logger | None, root_dir: str, **kwargs) -> pl.Trainer:
+def make_trainer(runtime: RuntimeSpec, logger: Logger | None, root_dir: str, callbacks=(), **kwargs) -> pl.Trainer:
+    # The progress bar reads the logged loss: refreshing it every step would sync the GPU every step.
+    bar = [TQDMProgressBar(refresh_rate=runtime.log_every_n_steps)] if runtime.enable_progress_bar else []
     return pl.Trainer(
         accelerator=runtime.accelerator, devices=runtime.devices, precision=resolve_precision(runtime),
         logger=logger if logger is not None else False, enable_checkpointing=False,
         enable_progress_bar=runtime.enable_progress_bar, enable_model_summary=False,
         num_sanity_val_steps=0, use_distributed_sampler=False, log_every_n_steps=runtime.log_every_n_steps,
-        default_root_dir=root_dir, **kwargs)
+        default_root_dir=root_dir, callbacks=[*callbacks, *bar], **kwargs)
 
 
 @dataclass(frozen=True)
@@ -81,15 +84,15 @@ def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], opti
         train, val = part_features(part, tokenizer, cache_dir, optim)
         sizes.append(len(train))
         val_features[part.task.name] = val
-        train_loaders.append(loader(train, LengthGroupedBatches(train["length"], optim.batch_size,
-                                                                runtime.length_group_size, seed),
-                                    family, tokenizer.pad_token_id, part.task.name, runtime.num_workers, on_gpu))
+        batches = train_batches(train["length"], optim.batch_size, optim.max_tokens, runtime.length_group_size, seed)
+        train_loaders.append(loader(train, batches, family, tokenizer.pad_token_id, part.task.name,
+                                    runtime.num_workers, on_gpu))
         val_loaders.append(loader(val, SortedBatches(val["length"], runtime.eval_batch_size),
                                   family, tokenizer.pad_token_id, part.task.name, runtime.num_workers, on_gpu))
     if len(parts) == 1:
-        train_loader, batches = train_loaders[0], len(train_loaders[0])
+        train_loader, batches = train_loaders[0], len(train_loaders[0])  # a token budget makes fewer, larger batches
     else:
-        batches = steps_per_epoch(sizes, optim.batch_size, sampling)
+        batches = steps_per_epoch(sizes, [len(l) for l in train_loaders], sampling)
         weights = mixture_weights(sizes, sampling)
         log.info("multi-task mixture (%s): %s", sampling.kind,
                  ", ".join(f"{n} {w:.3f}" for n, w in zip(names, weights)))
