@@ -122,7 +122,7 @@ def test_token_budget_and_fixed_batches_give_the_same_loss_and_gradient():
     from transformers import XLMRobertaModel
 
     from xtransfer.batching import loader
-    from xtransfer.bench import WORKLOADS, encoder_config, synthetic_features
+    from xtransfer.bench.workloads import WORKLOADS, encoder_config, synthetic_features
     from xtransfer.tasks import get_family
 
     workload = WORKLOADS["mnli"]
