@@ -217,3 +217,16 @@ def test_presets_define_their_sweep_and_run_offline_with_one_override(preset, ax
         assert cell.intermediate.name == "mnli>squad>hellaswag"
         cell = build_cell(compose_cfg(["experiment=sequential", "intermediate=multitask"], tmp_path))
         assert cell.intermediate.name == "multitask[mnli,squad,hellaswag]"
+
+
+def test_multitask_skips_a_task_whose_files_are_missing(workspace, caplog):
+    from xtransfer.errors import DataError
+    from xtransfer.pipeline import available, ensure_demo_data
+    ensure_demo_data(workspace / "demo_data")
+    cell = build_cell(compose_cfg(["experiment=demo", "intermediate=multitask", "intermediate.tasks=[mnli,cosmosqa]",
+                                   "intermediate.catalog.cosmosqa.local.root=/nowhere"], workspace))
+    kept = available(cell.intermediate.parts)
+    assert [p.task.name for p in kept] == ["mnli"]
+    assert "skipping task 'cosmosqa'" in caplog.text and "/nowhere" in caplog.text
+    with pytest.raises(DataError, match=r"none of the tasks \['cosmosqa'\] has its data here"):
+        available(cell.intermediate.parts[1:])
