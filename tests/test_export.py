@@ -54,6 +54,18 @@ def test_several_cells_for_one_task_need_a_filter(tmp_path, capsys):
     assert (tmp_path / "sub" / "xnli" / "test-en.tsv").read_text() == "mnli\n"
 
 
+def test_setting_tells_zero_shot_from_translate_train_cells(tmp_path, capsys):
+    for k, setting in enumerate(["zero-shot", "translate-train"]):
+        job = make_cell(tmp_path, f"{k}", "xnli", ["en"], {"test-en.tsv": f"{setting}\n"})
+        results = json.loads((job / "results.json").read_text())
+        (job / "results.json").write_text(json.dumps({**results, "setting": setting}))
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--out", str(tmp_path / "sub")])
+    assert "setting=translate-train" in capsys.readouterr().err
+    main([str(tmp_path), "--out", str(tmp_path / "sub"), "--setting", "translate-train"])
+    assert (tmp_path / "sub" / "xnli" / "test-en.tsv").read_text() == "translate-train\n"
+
+
 def test_missing_prediction_file_is_named(tmp_path, capsys):
     make_cell(tmp_path, "job", "pawsx", ["de", "en"], {"test-de.tsv": "0\n"})
     with pytest.raises(SystemExit) as exit_:

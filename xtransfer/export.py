@@ -41,7 +41,8 @@ class Cell:
 
     def describe(self) -> str:
         r = self.results
-        return f"model={r['model']} intermediate={r['intermediate']} seed={r['seed']} ({self.job_dir})"
+        return (f"model={r['model']} intermediate={r['intermediate']} setting={r.get('setting', 'zero-shot')} "
+                f"seed={r['seed']} ({self.job_dir})")
 
     def eval_task(self) -> TaskSpec:
         """The evaluation task as the cell ran it, from the config Hydra saved in its job dir."""
@@ -67,12 +68,14 @@ def find_cells(dirs: list[Path]) -> list[Cell]:
     return cells
 
 
-def select(cells: list[Cell], model: str | None, intermediate: str | None, seed: int | None) -> dict[str, Cell]:
+def select(cells: list[Cell], model: str | None, intermediate: str | None, seed: int | None,
+           setting: str | None = None) -> dict[str, Cell]:
     """XTREME task -> the one cell that fills it; an error listing the candidates when several do."""
     wanted = [c for c in cells
               if (model is None or c.results["model"] == model)
               and (intermediate is None or c.results["intermediate"] == intermediate)
-              and (seed is None or c.results["seed"] == seed)]
+              and (seed is None or c.results["seed"] == seed)
+              and (setting is None or c.results.get("setting", "zero-shot") == setting)]
     by_task: dict[str, list[Cell]] = {}
     for cell in wanted:
         if cell.task is None:
@@ -86,7 +89,7 @@ def select(cells: list[Cell], model: str | None, intermediate: str | None, seed:
         if len(candidates) > 1:
             listing = "; ".join(c.describe() for c in candidates)
             raise DataError(f"{len(candidates)} cells fill XTREME task '{task}': {listing}. "
-                            f"A submission takes one: choose with --model, --intermediate and --seed")
+                            f"A submission takes one: choose with --model, --intermediate, --setting and --seed")
     return {task: candidates[0] for task, candidates in by_task.items()}
 
 
@@ -193,9 +196,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model")
     parser.add_argument("--intermediate")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--setting", help="zero-shot, translate-train or in-language (results.json `setting`)")
     args = parser.parse_args(argv)
     try:
-        chosen = select(find_cells(args.dirs), args.model, args.intermediate, args.seed)
+        chosen = select(find_cells(args.dirs), args.model, args.intermediate, args.seed, args.setting)
         for task, cell in chosen.items():
             written = export_predictions(cell, task, args.out)
             if args.labels:

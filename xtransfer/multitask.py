@@ -17,6 +17,7 @@ import numpy as np
 
 from xtransfer.specs import SamplingSpec, check_sampling
 
+
 def capped_sizes(sizes: Sequence[int], sampling: SamplingSpec) -> np.ndarray:
     cap = sampling.max_examples_per_task
     sizes = np.asarray(sizes, dtype=np.float64)
@@ -70,12 +71,9 @@ class MixtureLoader:
         return iter(self.loaders[i])
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        iterators: list[Iterator | None] = [None] * len(self.loaders)
+        iterators = [iter(()) for _ in self.loaders]  # each task's loader starts on its first draw
         for i in self.draws(self.epoch):
-            try:
-                batch = next(iterators[i]) if iterators[i] is not None else None
-            except StopIteration:
-                batch = None
+            batch = next(iterators[i], None)
             if batch is None:
                 iterators[i] = self._restart(i)
                 batch = next(iterators[i])

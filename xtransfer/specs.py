@@ -386,26 +386,32 @@ def build_intermediate(node: Any) -> IntermediateSpec | None:
     return IntermediateSpec(_intermediate_label(raw), raw.mode, tuple(parts), optim, sampling)
 
 
+@dataclass(frozen=True)
+class _MlmConfig:
+    """The shape of conf/mlm/*.yaml (raw nodes; build_mlm builds the spec)."""
+    mode: str                              # before | mixed
+    task: Any
+    languages: list[str] | None = None     # None: every language of the task
+    max_train_examples: int | None = None  # caps the pooled corpus
+    optim: Any = None                      # before only
+
+
 def build_mlm(node: Any) -> MlmSpec | None:
     """`mlm=before|mixed`: the MLM task trains on every language in mlm.languages."""
     if node is None:
         return None
-    data = dict(to_dict(node))
-    known = {"mode", "task", "languages", "max_train_examples", "optim"}
-    if set(data) - known:
-        raise ConfigError(f"mlm: unknown key(s) {sorted(set(data) - known)}; known keys: {sorted(known)}")
-    mode = data.get("mode")
-    if mode not in ("before", "mixed"):
+    raw = _build(_MlmConfig, node, "mlm")
+    if raw.mode not in ("before", "mixed"):
         raise ConfigError(f"mlm.mode must be 'before' (a stage before the intermediate) or 'mixed' "
-                          f"(an extra task in intermediate training), got {mode!r}")
-    if (mode == "before") != (data.get("optim") is not None):
+                          f"(an extra task in intermediate training), got {raw.mode!r}")
+    if (raw.mode == "before") != (raw.optim is not None):
         raise ConfigError("mlm.optim is needed with mode=before, and unused with mode=mixed "
                           "(the intermediate's optim trains the mixture)")
-    task = build_task(data["task"], "mlm.task")
-    part = train_part(task, data.get("languages") or task.languages, None, "mlm")
-    part = dataclasses.replace(part, max_train_examples=data.get("max_train_examples"))
-    optim = build_optim(data["optim"], "mlm.optim") if mode == "before" else None
-    return MlmSpec(mode, part, optim)
+    task = build_task(raw.task, "mlm.task")
+    part = train_part(task, raw.languages or task.languages, None, "mlm")
+    part = dataclasses.replace(part, max_train_examples=raw.max_train_examples)
+    optim = build_optim(raw.optim, "mlm.optim") if raw.mode == "before" else None
+    return MlmSpec(raw.mode, part, optim)
 
 
 def build_target(node: Any) -> TargetSpec:

@@ -16,7 +16,7 @@ from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import Logger
 
 from xtransfer.batching import SortedBatches, loader, train_batches
-from xtransfer.data.features import load_features
+from xtransfer.data.features import fixed_subset, load_features
 from xtransfer.metrics import mean
 from xtransfer.modeling import load_encoder, load_head, save_checkpoint
 from xtransfer.module import KeepBest, TransferModule
@@ -60,11 +60,9 @@ class Start:
 
 def part_features(part: TrainPart, tokenizer, cache_dir: str, optim: OptimSpec):
     """A part's train set (its sources' train splits, concatenated) and its English dev set."""
-    train = [load_features(task, "train", language, tokenizer, cache_dir) for task, language in part.sources]
-    train = train[0] if len(train) == 1 else datasets.concatenate_datasets(train)
-    limit = part.max_train_examples or optim.max_train_examples
-    if limit is not None and len(train) > limit:
-        train = train.shuffle(seed=0).select(range(limit))  # the same subset for every job
+    train = datasets.concatenate_datasets(
+        [load_features(task, "train", language, tokenizer, cache_dir) for task, language in part.sources])
+    train = fixed_subset(train, part.max_train_examples or optim.max_train_examples)
     val = load_features(part.val_task, "validation", part.val_language, tokenizer, cache_dir, optim.max_val_examples)
     return train, val
 
@@ -84,15 +82,15 @@ def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], opti
         train, val = part_features(part, tokenizer, cache_dir, optim)
         sizes.append(len(train))
         val_features[part.task.name] = val
-        batches = train_batches(train["length"], optim.batch_size, optim.max_tokens, runtime.length_group_size, seed)
-        train_loaders.append(loader(train, batches, family, tokenizer.pad_token_id, part.task.name,
+        sampler = train_batches(train["length"], optim.batch_size, optim.max_tokens, runtime.length_group_size, seed)
+        train_loaders.append(loader(train, sampler, family, tokenizer.pad_token_id, part.task.name,
                                     runtime.num_workers, on_gpu))
         val_loaders.append(loader(val, SortedBatches(val["length"], runtime.eval_batch_size),
                                   family, tokenizer.pad_token_id, part.task.name, runtime.num_workers, on_gpu))
     if len(parts) == 1:
         train_loader, batches = train_loaders[0], len(train_loaders[0])  # a token budget makes fewer, larger batches
     else:
-        batches = steps_per_epoch(sizes, [len(l) for l in train_loaders], sampling)
+        batches = steps_per_epoch(sizes, [len(tl) for tl in train_loaders], sampling)
         weights = mixture_weights(sizes, sampling)
         log.info("multi-task mixture (%s): %s", sampling.kind,
                  ", ".join(f"{n} {w:.3f}" for n, w in zip(names, weights)))

@@ -46,7 +46,11 @@ def load_features(task: TaskSpec, split: str, language: str, tokenizer, cache_di
 
     if not build_once(path, build):
         log.info("tokenized %s/%s/%s into %s", task.name, split, language, path)
-    ds = datasets.load_from_disk(str(path / "data"))
+    return fixed_subset(datasets.load_from_disk(str(path / "data")), max_examples)
+
+
+def fixed_subset(ds: datasets.Dataset, max_examples: int | None) -> datasets.Dataset:
+    """At most max_examples rows: a random subset, the same for every job."""
     if max_examples is not None and len(ds) > max_examples:
-        ds = ds.shuffle(seed=0).select(range(max_examples))  # the same subset for every job
+        ds = ds.shuffle(seed=0).select(range(max_examples))
     return ds
