@@ -1,6 +1,6 @@
 import numpy as np
 
-from xtransfer.batching import LengthGroupedBatches, Rows, SortedBatches
+from xtransfer.engine.batching import LengthGroupedBatches, Rows, SortedBatches
 
 
 def lengths(n=1000, seed=0):
@@ -50,7 +50,7 @@ def test_rows_carry_their_index():
 
 # ---------------------------------------------------------------- token-budget batches
 
-from xtransfer.batching import TokenBudgetBatches, as_array, train_batches  # noqa: E402
+from xtransfer.engine.batching import TokenBudgetBatches, as_array, train_batches  # noqa: E402
 
 
 def padded_size(batch, lens):
@@ -121,7 +121,7 @@ def test_token_budget_and_fixed_batches_give_the_same_loss_and_gradient():
     import torch
     from transformers import XLMRobertaModel
 
-    from xtransfer.batching import loader
+    from xtransfer.engine.batching import loader
     from xtransfer.bench.workloads import WORKLOADS, encoder_config, synthetic_features
     from xtransfer.tasks import get_family
 

@@ -6,11 +6,12 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from tests.conftest import compose_cfg
 from xtransfer.config import CONF_DIR
 from xtransfer.errors import ConfigError
-from xtransfer.pipeline import pretrained_start, train_payload
-from xtransfer.specs import SamplingSpec, build_cell, build_task
-from xtransfer.stages import StageStore, stage_key
+from xtransfer.pipeline.chain import pretrained_start, train_payload
+from xtransfer.config.build import build_cell, build_task
+from xtransfer.config.schema import SamplingSpec
+from xtransfer.cache.stages import StageStore, stage_key
 from xtransfer.tasks import get_family
-from xtransfer.train import Start
+from xtransfer.engine.train import Start
 
 GROUPS = ["model", "intermediate", "target", "trainer", "logger", "data", "paths", "experiment", "mlm", "offline"]
 LABELS = {"sequential": "mnli>squad"}  # an intermediate's label in results, where it differs from the option
@@ -71,7 +72,7 @@ def test_demo_experiment_selects_tiny_model_and_local_demo_data(tmp_path):
 def target_key(tmp_path, overrides):
     cell = build_cell(compose_cfg(overrides, tmp_path))
     t = cell.target
-    payload = train_payload(cell, Start("m", None, "upstream"), (t.part,), t.optim, SamplingSpec())
+    payload = train_payload(cell, Start("m", None, "upstream"), (t.part,), t.optim, None)
     return stage_key("target", payload)
 
 

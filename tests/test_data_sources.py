@@ -21,7 +21,8 @@ from omegaconf import OmegaConf
 from xtransfer.config import CONF_DIR
 from xtransfer.data.sources import data_fingerprint, load_rows, local_files
 from xtransfer.errors import DataError
-from xtransfer.specs import TaskSpec, build_task
+from xtransfer.config.build import build_task
+from xtransfer.config.schema import TaskSpec
 from xtransfer.tasks import get_family
 
 NORMALIZE = get_family("classification").normalize

@@ -1,4 +1,4 @@
-"""xtransfer.export: cells' test predictions -> an XTREME submission folder (and labels)."""
+"""xtransfer.xtreme.export: cells' test predictions -> an XTREME submission folder (and labels)."""
 from __future__ import annotations
 
 import json
@@ -11,9 +11,9 @@ from omegaconf import OmegaConf
 
 from tests.conftest import compose_cfg
 from xtransfer.errors import DataError
-from xtransfer.export import find_cells, main
-from xtransfer.score import evaluate
-from xtransfer.xtreme import TARGET_TASKS, xtreme_language
+from xtransfer.xtreme.export import find_cells, main
+from xtransfer.xtreme.score import evaluate
+from xtransfer.xtreme.benchmark import TARGET_TASKS, xtreme_language
 
 
 def make_cell(root: Path, name: str, target: str, languages: list[str], files: dict[str, str],

@@ -8,11 +8,13 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from tests.conftest import FAST, compose_cfg
 from xtransfer.errors import ConfigError
-from xtransfer.multitask import MixtureLoader, mixture_weights, steps_per_epoch
-from xtransfer.pipeline import run, train_payload, training_chain
-from xtransfer.specs import SamplingSpec, build_cell
-from xtransfer.stages import stage_key
-from xtransfer.train import Start
+from xtransfer.engine.mixture import MixtureLoader, mixture_weights, steps_per_epoch
+from xtransfer.pipeline.cell import run
+from xtransfer.pipeline.chain import train_payload, training_chain
+from xtransfer.config.build import build_cell
+from xtransfer.config.schema import SamplingSpec, spec_from_conf
+from xtransfer.cache.stages import stage_key
+from xtransfer.engine.train import Start
 
 # Enough to train and evaluate every stage, small enough for seconds per stage.
 SMALL = [*FAST, "target.optim.max_train_examples=300", "target.optim.epochs=1",
@@ -22,21 +24,25 @@ SMALL = [*FAST, "target.optim.max_train_examples=300", "target.optim.epochs=1",
 
 # -- sampling ---------------------------------------------------------------------------------
 
+def sampling(**overrides) -> SamplingSpec:
+    return spec_from_conf(SamplingSpec, "sampling/default.yaml", **overrides)
+
+
 def test_mixture_weights_match_hand_computed_rates():
     sizes = [900, 100]
-    assert mixture_weights(sizes, SamplingSpec("proportional")) == pytest.approx([0.9, 0.1])
-    assert mixture_weights(sizes, SamplingSpec("uniform")) == pytest.approx([0.5, 0.5])
+    assert mixture_weights(sizes, sampling(kind="proportional")) == pytest.approx([0.9, 0.1])
+    assert mixture_weights(sizes, sampling(kind="uniform")) == pytest.approx([0.5, 0.5])
     # T = 2: sqrt(900) = 30, sqrt(100) = 10
-    assert mixture_weights(sizes, SamplingSpec("temperature", temperature=2.0)) == pytest.approx([0.75, 0.25])
+    assert mixture_weights(sizes, sampling(kind="temperature", temperature=2.0)) == pytest.approx([0.75, 0.25])
     # a cap of 300 examples: rates 300 : 100
-    assert mixture_weights(sizes, SamplingSpec("proportional", max_examples_per_task=300)) == pytest.approx([0.75, 0.25])
+    assert mixture_weights(sizes, sampling(kind="proportional", max_examples_per_task=300)) == pytest.approx([0.75, 0.25])
     batches = [29, 4]  # of 32 examples
-    assert steps_per_epoch(sizes, batches, SamplingSpec()) == 29 + 4
-    assert steps_per_epoch(sizes, batches, SamplingSpec(max_examples_per_task=300)) == 10 + 4  # ceil(29 / 3)
+    assert steps_per_epoch(sizes, batches, sampling()) == 29 + 4
+    assert steps_per_epoch(sizes, batches, sampling(max_examples_per_task=300)) == 10 + 4  # ceil(29 / 3)
 
 
-@pytest.mark.parametrize("sampling", [SamplingSpec("proportional"), SamplingSpec("temperature", temperature=3.0),
-                                      SamplingSpec("uniform"), SamplingSpec(max_examples_per_task=2000)])
+@pytest.mark.parametrize("sampling", [sampling(kind="proportional"), sampling(kind="temperature", temperature=3.0),
+                                      sampling(kind="uniform"), sampling(max_examples_per_task=2000)])
 def test_drawn_task_frequencies_match_the_configured_distribution(sampling):
     sizes = [5000, 1500, 300]
     weights = mixture_weights(sizes, sampling)
@@ -99,8 +105,8 @@ def test_training_chains(tmp_path):
     assert stages[0][2][0][1][:3] == ["ar", "bg", "de"]  # the demo corpus languages
     cell, stages = chain(tmp_path, ["intermediate=mnli", "mlm=mixed"])
     assert [s[:2] for s in stages] == [("intermediate", "mnli")] and [t for t, _ in stages[0][2]] == ["mnli", "mlm_wiki"]
-    from xtransfer.loggers import intermediate_label
-    assert intermediate_label(cell) == "mnli+mlm"
+    from xtransfer.config.labels import cell_tags
+    assert cell_tags(cell)["intermediate"] == "mnli+mlm"
     cell, stages = chain(tmp_path, ["intermediate=mnli_mt"])
     assert stages[0][2][0][1] == ["ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
     assert [task.name for task, _ in cell.intermediate.parts[0].sources][:5] == ["xnli_mt"] * 4 + ["mnli"]
@@ -221,7 +227,8 @@ def test_presets_define_their_sweep_and_run_offline_with_one_override(preset, ax
 
 def test_multitask_skips_a_task_whose_files_are_missing(workspace, caplog):
     from xtransfer.errors import DataError
-    from xtransfer.pipeline import available, ensure_demo_data
+    from xtransfer.pipeline.chain import available
+    from xtransfer.pipeline.demo_data import ensure_demo_data
     ensure_demo_data(workspace / "demo_data")
     cell = build_cell(compose_cfg(["experiment=demo", "intermediate=multitask", "intermediate.tasks=[mnli,cosmosqa]",
                                    "intermediate.catalog.cosmosqa.local.root=/nowhere"], workspace))

@@ -13,15 +13,16 @@ from hydra import compose, initialize_config_dir
 from torch import nn
 from transformers import AutoModel, XLMRobertaConfig, XLMRobertaForMaskedLM
 
-from xtransfer.batching import LengthGroupedBatches, SortedBatches, loader
+from xtransfer.engine.batching import LengthGroupedBatches, SortedBatches, loader
 from xtransfer.config import CONF_DIR
 from xtransfer.data.demo import _write_corpus
-from xtransfer.data.features import load_features
+from xtransfer.engine.features import load_features
 from xtransfer.data.formats import reader_for
 from xtransfer.data.sources import load_rows
 from xtransfer.errors import ConfigError, DataError
-from xtransfer.modeling import build_tiny, load_encoder
-from xtransfer.specs import LocalSource, TaskSpec, TinySpec, build_task
+from xtransfer.engine.modeling import build_tiny, load_encoder
+from xtransfer.config.build import build_task
+from xtransfer.config.schema import LocalSource, TaskSpec, TinySpec, spec_from_conf
 from xtransfer.tasks import get_family
 from xtransfer.tasks.mlm import MaskedLMOutputs, fixed_draws, mask_tokens, pack, training_draws
 
@@ -295,7 +296,7 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny(corpus):
-    spec = TinySpec(tokenizer_files=str(corpus / "corpus" / "*.txt"), vocab_size=1000, hidden_size=64,
+    spec = spec_from_conf(TinySpec, "model/tiny.yaml", "tiny", tokenizer_files=str(corpus / "corpus" / "*.txt"), vocab_size=1000, hidden_size=64,
                     num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
     build_tiny(spec, corpus / "tiny")
     encoder, tokenizer = load_encoder(str(corpus / "tiny" / "model"))
@@ -339,16 +340,16 @@ def test_mlm_training_lowers_validation_perplexity(tiny, tmp_path):
 
 
 def test_fit_stage_trains_an_mlm_stage(tiny, tmp_path):
-    from xtransfer.specs import OptimSpec, RuntimeSpec, TrainPart
-    from xtransfer.train import Start, fit_stage
+    from xtransfer.config.schema import OptimSpec, RuntimeSpec, TrainPart, spec_from_conf
+    from xtransfer.engine.train import Start, fit_stage
 
     _, _, corpus = tiny
     task = mlm_task(corpus / "corpus", languages=("en", "de"))
     part = TrainPart(task=task, sources=((task, "en"), (task, "de")), val_task=task, val_language="en")
     try:
         metrics = fit_stage(tmp_path / "stage", start=Start(str(corpus / "tiny" / "model"), None, "tiny"),
-                            parts=(part,), optim=OptimSpec(lr=3e-3, batch_size=16, epochs=2),
-                            runtime=RuntimeSpec(accelerator="cpu", enable_progress_bar=False, eval_batch_size=64),
+                            parts=(part,), optim=spec_from_conf(OptimSpec, "optim/finetune.yaml", lr=3e-3, batch_size=16, epochs=2),
+                            runtime=spec_from_conf(RuntimeSpec, "trainer/default.yaml", accelerator="cpu", enable_progress_bar=False, eval_batch_size=64),
                             seed=0, cache_dir=str(tmp_path / "cache"), logger=None, log_prefix="mlm")
     except ConfigError as e:
         if "head_for" in str(e):

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from xtransfer.errors import XTransferError
-from xtransfer.modeling import build_tiny, load_encoder, load_head, save_checkpoint
-from xtransfer.specs import TinySpec, build_task
+from xtransfer.engine.modeling import build_tiny, load_encoder, load_head, save_checkpoint
+from xtransfer.config.build import build_task
+from xtransfer.config.schema import TinySpec, spec_from_conf
 from xtransfer.tasks import get_family
 
 CORPUS = ["the cat sleeps on the red mat", "a dog runs in the park", "Anna buys 3 apples",
@@ -14,7 +15,7 @@ CORPUS = ["the cat sleeps on the red mat", "a dog runs in the park", "Anna buys 
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     (root / "corpus.txt").write_text("\n".join(CORPUS), encoding="utf-8")
-    build_tiny(TinySpec(tokenizer_files=str(root / "*.txt"), vocab_size=200), root / "ckpt")
+    build_tiny(spec_from_conf(TinySpec, "model/tiny.yaml", "tiny", tokenizer_files=str(root / "*.txt"), vocab_size=200), root / "ckpt")
     return root / "ckpt"
 
 
@@ -26,10 +27,10 @@ def test_tiny_tokenizer_has_xlmr_special_ids_and_pair_template(tiny):
 
 
 def test_tiny_tokenizer_training_is_deterministic(tiny, tmp_path):
-    from xtransfer.hashing import tokenizer_fingerprint
-    from xtransfer.modeling import train_tiny_tokenizer
+    from xtransfer.cache.hashing import tokenizer_fingerprint
+    from xtransfer.engine.modeling import train_tiny_tokenizer
 
-    spec = TinySpec(tokenizer_files=str(tiny.parent / "*.txt"), vocab_size=200)
+    spec = spec_from_conf(TinySpec, "model/tiny.yaml", "tiny", tokenizer_files=str(tiny.parent / "*.txt"), vocab_size=200)
     first, second = train_tiny_tokenizer(spec), train_tiny_tokenizer(spec)
     assert tokenizer_fingerprint(first) == tokenizer_fingerprint(second)
     assert first.tokenize("der Hund läuft") == second.tokenize("der Hund läuft")

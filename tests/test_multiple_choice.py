@@ -20,7 +20,7 @@ from xtransfer import pipeline
 from xtransfer.config import CONF_DIR
 from xtransfer.data.sources import load_rows
 from xtransfer.errors import DataError
-from xtransfer.specs import build_task
+from xtransfer.config.build import build_task
 from xtransfer.tasks import get_family
 
 MC = get_family("multiple_choice")

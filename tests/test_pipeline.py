@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FAST, compose_cfg
-from xtransfer.pipeline import run
+from xtransfer.pipeline.cell import run
 
 
 @pytest.fixture(scope="module")

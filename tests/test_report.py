@@ -13,9 +13,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import REPO
-from xtransfer.callbacks import write_sweep_report
-from xtransfer.report import main, write_report
-from xtransfer.report_collect import CellId, expected_cells
+from xtransfer.report.callback import write_sweep_report
+from xtransfer.report.build import main, write_report
+from xtransfer.report.collect import CellId, expected_cells
 
 # (intermediate, target) -> score per seed 0, 1. Hand-computed below.
 GRID = {("none", "xnli"): [60, 62], ("none", "pawsx"): [80, 80],
@@ -185,7 +185,7 @@ def test_callback_writes_the_report_and_survives_a_failing_one(grid_sweep, tmp_p
 
 def test_wandb_summary_run_logs_the_tables_offline_under_save_dir(grid_sweep, tmp_path, monkeypatch):
     import wandb
-    from xtransfer.report_wandb import WandbSettings, log_report
+    from xtransfer.report.wandb_run import WandbSettings, log_report
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -208,7 +208,7 @@ def test_wandb_summary_run_logs_the_tables_offline_under_save_dir(grid_sweep, tm
 
 def test_after_a_failed_job_the_report_is_refreshed_at_each_job_end(grid_sweep):
     from hydra.core.utils import JobReturn, JobStatus
-    from xtransfer.callbacks import SweepSummary
+    from xtransfer.report.callback import SweepSummary
 
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(grid_sweep)}, "mode": "MULTIRUN"},
                                "logger": {"kind": "none"}})

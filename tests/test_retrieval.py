@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from tests.conftest import FAST, SHARED_DATA, compose_cfg
-from xtransfer import mining
-from xtransfer.data.retrieval_formats import read_bucc, read_laser_tatoeba, read_xquad_r
+from xtransfer.engine import mining
+from xtransfer.data.formats.retrieval import read_bucc, read_laser_tatoeba, read_xquad_r
 from xtransfer.data.sources import load_rows
 from xtransfer.errors import ConfigError, DataError
-from xtransfer.pipeline import run
-from xtransfer.specs import EmbeddingSpec, build_cell
+from xtransfer.pipeline.cell import run
+from xtransfer.config.build import build_cell
+from xtransfer.config.schema import EmbeddingSpec, spec_from_conf
 from xtransfer.tasks import get_family
 from xtransfer.tasks.retrieval import hidden_layer, pool
 
@@ -83,12 +84,12 @@ def test_tatoeba_accuracy_both_directions():
 
 # --- embedding ------------------------------------------------------------------------
 def test_layer_defaults_to_14_of_24_else_the_middle():
-    assert hidden_layer(24, EmbeddingSpec()) == 14
-    assert hidden_layer(12, EmbeddingSpec()) == 6
-    assert hidden_layer(2, EmbeddingSpec()) == 1  # the tiny model: hidden states 0 (embeddings), 1, 2
-    assert hidden_layer(2, EmbeddingSpec(layer=0)) == 0
+    assert hidden_layer(24, spec_from_conf(EmbeddingSpec, "target/tatoeba.yaml", "embedding")) == 14
+    assert hidden_layer(12, spec_from_conf(EmbeddingSpec, "target/tatoeba.yaml", "embedding")) == 6
+    assert hidden_layer(2, spec_from_conf(EmbeddingSpec, "target/tatoeba.yaml", "embedding")) == 1  # the tiny model: hidden states 0 (embeddings), 1, 2
+    assert hidden_layer(2, spec_from_conf(EmbeddingSpec, "target/tatoeba.yaml", "embedding", layer=0)) == 0
     with pytest.raises(ConfigError, match=r"layer=3: the encoder has hidden states 0\.\.2"):
-        hidden_layer(2, EmbeddingSpec(layer=3))
+        hidden_layer(2, spec_from_conf(EmbeddingSpec, "target/tatoeba.yaml", "embedding", layer=3))
 
 
 def test_mean_pooling_averages_real_tokens_and_cls_takes_the_first():
@@ -207,7 +208,7 @@ def test_average_precision_at_k_matches_hand_computed_values():
 
 
 def test_lareqa_ranks_every_languages_sentences_and_scores_map_at_20():
-    from xtransfer.retrieval import candidate_pool, score_lareqa
+    from xtransfer.engine.retrieval import candidate_pool, score_lareqa
 
     embed = lambda ids: mining.normalize(torch.tensor(ids, dtype=torch.float))  # noqa: E731  input ids = vectors
     per_language = {  # question q1's answer is sentence 1_0 in both languages

@@ -1,4 +1,4 @@
-"""xtransfer.score: XTREME's official evaluator, reproduced (structure and figures)."""
+"""xtransfer.xtreme.score: XTREME's official evaluator, reproduced (structure and figures)."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from xtransfer.errors import DataError
-from xtransfer.score import evaluate, main
-from xtransfer.xtreme import LANGUAGES
+from xtransfer.xtreme.score import evaluate, main
+from xtransfer.xtreme.benchmark import LANGUAGES
 
 MOCK = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xtreme-evaluator-format" / "mock_test_data"
 

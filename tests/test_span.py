@@ -14,8 +14,9 @@ from tests.conftest import SHARED_DATA, compose_cfg
 from xtransfer.config import CONF_DIR
 from xtransfer.data.sources import load_rows
 from xtransfer.errors import DataError
-from xtransfer.modeling import train_tiny_tokenizer
-from xtransfer.specs import TinySpec, build_task
+from xtransfer.engine.modeling import train_tiny_tokenizer
+from xtransfer.config.build import build_task
+from xtransfer.config.schema import TinySpec, spec_from_conf
 from xtransfer.tasks import get_family
 from xtransfer.tasks.span import IGNORE, Answer
 
@@ -48,7 +49,7 @@ def qa(qid: str, question: str, *answers: tuple[str, int]) -> dict:
 def tokenizer(tmp_path_factory):
     corpus = tmp_path_factory.mktemp("corpus") / "en.txt"
     corpus.write_text("\n".join([CONTEXT, "Who buys 3 red cars?", "How many cups does Omar see?"] * 20))
-    return train_tiny_tokenizer(TinySpec(tokenizer_files=str(corpus), vocab_size=60))
+    return train_tiny_tokenizer(spec_from_conf(TinySpec, "model/tiny.yaml", "tiny", tokenizer_files=str(corpus), vocab_size=60))
 
 
 # ---- reading -------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def test_real_xquad_parses_to_1190_clean_questions_per_language():
 # ---- end to end ----------------------------------------------------------------------
 @pytest.mark.slow  # about a minute and a half on 2 CPU cores
 def test_demo_cell_trains_squad_and_scores_xquad_per_language(workspace):
-    from xtransfer.pipeline import run
+    from xtransfer.pipeline.cell import run
 
     cfg = compose_cfg(["experiment=demo", "logger=none", "trainer.enable_progress_bar=false", "intermediate=none",
                        "target=xquad", "target.languages=[en,de,zh]"], workspace, "span")

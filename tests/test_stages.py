@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from xtransfer.locking import MARKER
-from xtransfer.stages import StageStore, stage_key
+from xtransfer.cache.locking import MARKER
+from xtransfer.cache.stages import StageStore, stage_key
 
 
 def test_key_depends_on_payload_only():

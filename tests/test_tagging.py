@@ -12,8 +12,8 @@ from xtransfer.data.formats import reader_for
 from xtransfer.data.sources import load_rows
 from xtransfer.errors import DataError
 from xtransfer.metrics.seqeval import entity_scores, token_accuracy
-from xtransfer.modeling import build_tiny, load_encoder
-from xtransfer.specs import HubSource, LocalSource, TaskSpec, TinySpec
+from xtransfer.engine.modeling import build_tiny, load_encoder
+from xtransfer.config.schema import HubSource, LocalSource, TaskSpec, TinySpec, spec_from_conf
 from xtransfer.tasks import get_family
 from xtransfer.tasks.tagging import IGNORE, tag_set, windows
 
@@ -98,7 +98,7 @@ def test_ccg_tag_set_keeps_frequent_categories_and_folds_the_rest(tmp_path):
 def tokenizer(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny-tag")
     (root / "c.txt").write_text("\n".join(["the cat sleeps on the mat", "a dog runs", "Anna buys cars"] * 50))
-    build_tiny(TinySpec(tokenizer_files=str(root / "*.txt"), vocab_size=60), root / "ckpt")
+    build_tiny(spec_from_conf(TinySpec, "model/tiny.yaml", "tiny", tokenizer_files=str(root / "*.txt"), vocab_size=60), root / "ckpt")
     return load_encoder(str(root / "ckpt" / "model"))[1]
 
 
@@ -195,7 +195,7 @@ def test_hub_rows_equal_local_rows(tmp_path, monkeypatch):
 
 def test_udpos_hub_config_names_map_languages(monkeypatch):
     cfg = compose_cfg(["target=udpos", "data=hub"], Path("/tmp/unused"))
-    from xtransfer.specs import build_task
+    from xtransfer.config.build import build_task
     task = build_task(cfg.target.eval_task)
     seen = []
     monkeypatch.setattr(datasets, "load_dataset", lambda path, name, split, revision: seen.append(name) or
@@ -225,7 +225,7 @@ def test_real_samples_parse():
 
 # --------------------------------------------------------------------------------------- demo, end to end
 def test_demo_udpos_after_ccg_scores_every_language(workspace):
-    from xtransfer.pipeline import run
+    from xtransfer.pipeline.cell import run
     cfg = compose_cfg([*FAST, "intermediate=ccg", "target=udpos", "target.languages=[en,de,ja]",
                        "target.optim.epochs=2"], workspace, "tagging")
     run(cfg)

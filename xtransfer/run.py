@@ -18,10 +18,10 @@ log = logging.getLogger("xtransfer")
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float:
-    from xtransfer import pipeline  # heavy imports after Hydra has parsed the command line
+    from xtransfer.pipeline.cell import run  # heavy imports after Hydra has parsed the command line
 
     try:
-        return pipeline.run(cfg)["score"]
+        return run(cfg)["score"]
     except XTransferError as e:
         # A user-fixable problem: one clear message, recorded next to where results.json would be.
         log.error("%s", e)

@@ -12,12 +12,12 @@ from xtransfer.bench.measure import sync
 from xtransfer.bench.sides import Setup, resolve
 from xtransfer.bench.workloads import PAD_ID, lengths_of
 from xtransfer.errors import DataError
-from xtransfer.specs import TaskSpec
+from xtransfer.config.schema import TaskSpec
 
 
 def eval_throughput(setup: Setup, module, features, batch_size: int) -> dict[str, Any]:
     """Inference over the same rows: length-sorted dynamic batches vs every row padded to max_length."""
-    from xtransfer.batching import SortedBatches, loader
+    from xtransfer.engine.batching import SortedBatches, loader
     from xtransfer.tasks import get_family
 
     family, task = get_family(setup.workload.family), setup.workload.task()
@@ -62,7 +62,7 @@ def xnli_demo_task(root: Path) -> TaskSpec:
     from omegaconf import OmegaConf
 
     from xtransfer.config import CONF_DIR
-    from xtransfer.specs import build_task
+    from xtransfer.config.build import build_task
 
     cfg = OmegaConf.create({"data": {"source": "local", "root": str(root)},
                             "task": OmegaConf.load(CONF_DIR / "task" / "xnli.yaml")})
@@ -72,9 +72,9 @@ def xnli_demo_task(root: Path) -> TaskSpec:
 def feature_cache(demo_root: str | None, eval_size: int) -> dict[str, Any]:
     """Seconds of the first (tokenize + save) and second (memory-map) load_features of XNLI test de."""
     from xtransfer.data.demo import generate_demo_data
-    from xtransfer.data.features import load_features
-    from xtransfer.modeling import train_tiny_tokenizer
-    from xtransfer.specs import TinySpec
+    from xtransfer.engine.features import load_features
+    from xtransfer.engine.modeling import train_tiny_tokenizer
+    from xtransfer.config.schema import TinySpec, spec_from_conf
 
     with tempfile.TemporaryDirectory(prefix="xtransfer-bench-cache-") as scratch:
         root = Path(demo_root) if demo_root else generate_demo_data(Path(scratch) / "demo", train_size=6,
@@ -82,7 +82,8 @@ def feature_cache(demo_root: str | None, eval_size: int) -> dict[str, Any]:
         if not (root / "XNLI-1.0" / "xnli.test.tsv").is_file():
             raise DataError(f"--demo-root {root}: no XNLI-1.0/xnli.test.tsv; point it at a demo data root "
                             "(<paths.outputs_root>/demo_data) or leave it out to generate one")
-        tokenizer = train_tiny_tokenizer(TinySpec(tokenizer_files=str(root / "corpus" / "*.txt")))
+        tokenizer = train_tiny_tokenizer(spec_from_conf(TinySpec, "model/tiny.yaml", "tiny",
+                                                        tokenizer_files=str(root / "corpus" / "*.txt")))
         task = xnli_demo_task(root)
         seconds = []
         for _ in range(2):

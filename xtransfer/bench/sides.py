@@ -10,7 +10,7 @@ import torch
 from xtransfer.bench.measure import (SideResult, StepClock, non_embedding_params, pad_fraction, peak_memory_mib,
                                      reset_memory, summarize)
 from xtransfer.bench.workloads import NLI_LABELS, PAD_ID, Workload, encoder_config, lengths_of
-from xtransfer.specs import OptimSpec, RuntimeSpec
+from xtransfer.config.schema import OptimSpec, RuntimeSpec, spec_from_conf
 
 
 @dataclass(frozen=True)
@@ -43,18 +43,19 @@ def run_xtransfer(setup: Setup, features) -> tuple[SideResult, Any]:
     import pytorch_lightning as pl
     from transformers import XLMRobertaModel
 
-    from xtransfer.batching import loader, train_batches
-    from xtransfer.module import TransferModule
+    from xtransfer.engine.batching import loader, train_batches
+    from xtransfer.engine.module import TransferModule
     from xtransfer.tasks import get_family
-    from xtransfer.train import make_trainer
+    from xtransfer.engine.train import make_trainer
 
     pl.seed_everything(0, verbose=False)
     config = encoder_config(setup.model, setup.attn)
     encoder = XLMRobertaModel(config, add_pooling_layer=False)
     task, family = setup.workload.task(), get_family(setup.workload.family)
     head = family.build_head(config.hidden_size, task)
-    optim = OptimSpec(lr=setup.lr, batch_size=setup.batch_size, max_steps=setup.total)
-    module = TransferModule(encoder, {task.name: head}, {task.name: task}, optim, setup.total)
+    optim = spec_from_conf(OptimSpec, "optim/finetune.yaml", lr=setup.lr, batch_size=setup.batch_size,
+                           max_steps=setup.total)
+    module = TransferModule(encoder, {task.name: head}, {task.name: task}, optim)
     n_params = non_embedding_params(module)
     if setup.compile:
         module.encoder = torch.compile(encoder, dynamic=True)
@@ -70,8 +71,9 @@ def run_xtransfer(setup: Setup, features) -> tuple[SideResult, Any]:
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             clock.step_ended()
 
-    runtime = RuntimeSpec(accelerator="gpu" if setup.on_gpu else "cpu", precision=setup.precision,
-                          num_workers=setup.num_workers, enable_progress_bar=False, log_every_n_steps=50)
+    runtime = spec_from_conf(RuntimeSpec, "trainer/default.yaml", accelerator="gpu" if setup.on_gpu else "cpu",
+                             precision=setup.precision, num_workers=setup.num_workers, enable_progress_bar=False,
+                             log_every_n_steps=50)
     reset_memory(setup.device)
     with tempfile.TemporaryDirectory(prefix="xtransfer-bench-") as scratch:
         trainer = make_trainer(runtime, None, scratch, max_steps=setup.total, gradient_clip_val=optim.max_grad_norm,
@@ -90,7 +92,7 @@ def pad_tokenizer():
     from tokenizers import Tokenizer, models
     from transformers import PreTrainedTokenizerFast
 
-    from xtransfer.modeling import SPECIAL_TOKENS
+    from xtransfer.engine.modeling import SPECIAL_TOKENS
 
     vocab = {t: i for i, t in enumerate(SPECIAL_TOKENS)}
     return PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="<unk>")),
@@ -161,7 +163,8 @@ def hf_epoch_padding(lengths: list[int], batch_size: int) -> float:
 
 
 def resolve(setup: Setup) -> str:
-    from xtransfer.train import resolve_precision
+    from xtransfer.engine.train import resolve_precision
 
     accelerator = "gpu" if setup.on_gpu else "cpu"
-    return resolve_precision(RuntimeSpec(accelerator=accelerator, precision=setup.precision))
+    return resolve_precision(spec_from_conf(RuntimeSpec, "trainer/default.yaml", accelerator=accelerator,
+                                            precision=setup.precision))

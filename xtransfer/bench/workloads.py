@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xtransfer.errors import DataError
-from xtransfer.specs import TaskSpec
+from xtransfer.config.schema import TaskSpec
 
 PAD_ID, BOS_ID, EOS_ID = 1, 0, 2  # XLM-R's
 NLI_LABELS = ["entailment", "neutral", "contradiction"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from xtransfer.data import demo
 from xtransfer.data.demo import (NO_SPACES, NOUNS, NUMBERS, PLACES, THING_VERBS, VERB_FINAL, Clause, _join_clauses,
                                  _noun_phrase, _rng, _sentence, _verb, _word, _write)
-from xtransfer.data.span_formats import TYDIQA_LANGUAGES
+from xtransfer.data.formats.span import TYDIQA_LANGUAGES
 
 XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 MLQA_LANGUAGES = ("ar", "de", "en", "es", "hi", "vi", "zh")

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from xtransfer.errors import DataError
-from xtransfer.specs import HubSource, LocalSource, TaskSpec
+from xtransfer.config.schema import HubSource, LocalSource, TaskSpec
 from xtransfer.data.formats import Record, reader_for
-from xtransfer.hashing import file_digest
+from xtransfer.cache.hashing import file_digest
 
 log = logging.getLogger(__name__)
 

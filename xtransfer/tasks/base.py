@@ -21,8 +21,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from xtransfer.errors import ConfigError
-from xtransfer.specs import TaskSpec
+from xtransfer.config.schema import TaskSpec
 
 
 class Family:
@@ -77,19 +76,6 @@ FAMILIES: dict[str, Family] = {}
 def register(family_cls: type[Family]) -> type[Family]:
     FAMILIES[family_cls.name] = family_cls()
     return family_cls
-
-
-def get_family(name: str) -> Family:
-    import xtransfer.tasks  # noqa: F401  (registers the families)
-    try:
-        return FAMILIES[name]
-    except KeyError:
-        raise ConfigError(f"unknown task family '{name}'; known families: {sorted(FAMILIES)}") from None
-
-
-def main_metric(task: TaskSpec) -> str:
-    """The metric that scores a task: its own choice, else its family's."""
-    return task.main_metric or get_family(task.family).main_metric
 
 
 def pad(sequences: list[list[int]], value: int) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xtransfer import metrics
-from xtransfer.specs import TaskSpec
+from xtransfer.config.schema import TaskSpec
 from xtransfer.tasks.base import Family, pad, register
 
 

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xtransfer.errors import ConfigError
-from xtransfer.specs import TaskSpec
+from xtransfer.config.schema import TaskSpec
 from xtransfer.tasks.base import Family, pad, register
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from xtransfer import metrics
 from xtransfer.errors import ConfigError
-from xtransfer.specs import TaskSpec
+from xtransfer.config.schema import TaskSpec
 from xtransfer.tasks.base import Family, pad, register
 from xtransfer.tasks.classification import ClassificationHead
 

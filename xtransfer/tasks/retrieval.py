@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from xtransfer.errors import ConfigError
-from xtransfer.specs import EmbeddingSpec, TaskSpec
+from xtransfer.config.schema import EmbeddingSpec, TaskSpec
 from xtransfer.tasks.base import Family, pad, register
 
 SIDES = ("source", "target")
@@ -32,7 +32,7 @@ def _strings(value: Any) -> list[str]:
 @register
 class Retrieval(Family):
     name = "retrieval"
-    main_metric = "acc"   # the scorer in xtransfer.retrieval names each task's own (BUCC: f1)
+    main_metric = "acc"   # the scorer in xtransfer.engine.retrieval names each task's own (BUCC: f1)
     prediction_suffix = ".tsv"
 
     def normalize(self, record, task: TaskSpec, aliases):

@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xtransfer.data.span_formats import tydiqa_language
+from xtransfer.data.formats.span import tydiqa_language
 from xtransfer.errors import ConfigError, DataError
 from xtransfer.metrics import squad as squad_metrics
-from xtransfer.specs import TaskSpec
+from xtransfer.config.schema import TaskSpec
 from xtransfer.tasks.base import Family, pad, register
 
 log = logging.getLogger(__name__)

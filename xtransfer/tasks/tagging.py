@@ -30,7 +30,7 @@ from torch import nn
 from xtransfer.data.sources import load_rows
 from xtransfer.errors import ConfigError
 from xtransfer.metrics.seqeval import entity_scores, token_accuracy
-from xtransfer.specs import TaskSpec
+from xtransfer.config.schema import TaskSpec
 from xtransfer.tasks.base import Family, pad, register
 
 IGNORE = -100  # label of sub-tokens that are not the first of their word, and of special tokens

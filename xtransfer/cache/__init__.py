@@ -1,0 +1,1 @@
+"""Infrastructure, the bottom floor: content-addressed stages, file locks, hashing."""

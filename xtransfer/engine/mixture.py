@@ -1,0 +1,82 @@
+"""Multi-task training batches: each step draws a task, then that task's next batch.
+
+Sampling rates (T5's mixing strategies, which jiant's multi-task runs also offer):
+  proportional  p_i ~ n_i                 (every example seen about once per epoch)
+  temperature   p_i ~ n_i ** (1 / T)      (T > 1 flattens towards uniform; T = 1 is proportional)
+  uniform       p_i = 1 / K
+with n_i = min(size_i, max_examples_per_task) when a cap is set, so a huge task (ANLI+, 1.1M)
+cannot crowd out a small one (CommonsenseQA, 9.7k). An epoch is as many steps as the capped
+tasks have batches (batches of examples or of a token budget alike).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from xtransfer.config.build import check_sampling
+from xtransfer.config.schema import SamplingSpec
+
+
+def capped_sizes(sizes: Sequence[int], sampling: SamplingSpec) -> np.ndarray:
+    cap = sampling.max_examples_per_task
+    sizes = np.asarray(sizes, dtype=np.float64)
+    return np.minimum(sizes, cap) if cap is not None else sizes
+
+
+def mixture_weights(sizes: Sequence[int], sampling: SamplingSpec) -> np.ndarray:
+    """The probability of drawing each task at a step."""
+    check_sampling(sampling)
+    n = capped_sizes(sizes, sampling)
+    if sampling.kind == "uniform":
+        rates = np.ones_like(n)
+    elif sampling.kind == "temperature":
+        rates = n ** (1.0 / sampling.temperature)
+    else:
+        rates = n
+    return rates / rates.sum()
+
+
+def steps_per_epoch(sizes: Sequence[int], batches: Sequence[int], sampling: SamplingSpec) -> int:
+    """One pass over every task's (capped) examples: each task's batch count, scaled by its cap."""
+    capped = capped_sizes(sizes, sampling)
+    return int(sum(math.ceil(b * c / n) for n, b, c in zip(sizes, batches, capped)))
+
+
+class MixtureLoader:
+    """Iterates `steps` batches per epoch, each from a task drawn with `weights`.
+
+    Each task's own loader (length-grouped, shuffled) restarts when it runs out, with the
+    next epoch's order. Draws depend only on (seed, epoch): reruns see the same batches.
+    """
+
+    def __init__(self, loaders: Sequence[Any], weights: Sequence[float], steps: int, seed: int):
+        self.loaders, self.weights, self.steps, self.seed = list(loaders), np.asarray(weights), steps, seed
+        self.epoch = 0
+        self._passes = [0] * len(self.loaders)  # how often each task's loader was restarted
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def draws(self, epoch: int) -> np.ndarray:
+        """Which task each step of an epoch takes a batch from."""
+        rng = np.random.default_rng([self.seed, epoch])
+        return rng.choice(len(self.loaders), size=self.steps, p=self.weights)
+
+    def _restart(self, i: int) -> Iterator:
+        sampler = getattr(self.loaders[i], "batch_sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self._passes[i])  # a new order on every pass over a task
+        self._passes[i] += 1
+        return iter(self.loaders[i])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        iterators = [iter(()) for _ in self.loaders]  # each task's loader starts on its first draw
+        for i in self.draws(self.epoch):
+            batch = next(iterators[i], None)
+            if batch is None:
+                iterators[i] = self._restart(i)
+                batch = next(iterators[i])
+            yield batch
+        self.epoch += 1

@@ -1,0 +1,84 @@
+"""Training one stage: the Lightning trainer, precision, and fit_stage (encoder + one head per part)."""
+from __future__ import annotations
+
+import logging
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
+from pytorch_lightning.loggers import Logger
+
+from xtransfer.config.schema import OptimSpec, RuntimeSpec, SamplingSpec, TrainPart
+from xtransfer.engine.callbacks import KeepBest
+from xtransfer.engine.datamodule import StageData
+from xtransfer.engine.modeling import load_encoder, save_checkpoint
+from xtransfer.engine.module import TransferModule
+from xtransfer.tasks import get_family
+
+log = logging.getLogger(__name__)
+
+# Our evaluation batch samplers return every index (SortedBatches); Lightning cannot know that.
+warnings.filterwarnings("ignore", message=".*custom batch sampler.*")
+
+
+def resolve_precision(runtime: RuntimeSpec) -> str:
+    """auto: bf16-mixed on a GPU that has it, else full precision."""
+    if runtime.precision != "auto":
+        return runtime.precision
+    on_gpu = runtime.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    return "bf16-mixed" if on_gpu and torch.cuda.is_bf16_supported() else "32-true"
+
+
+def make_trainer(runtime: RuntimeSpec, logger: Logger | None, root_dir: str, callbacks=(), **kwargs) -> pl.Trainer:
+    # The progress bar reads the logged loss: refreshing it every step would sync the GPU every step.
+    bar = [TQDMProgressBar(refresh_rate=runtime.log_every_n_steps)] if runtime.enable_progress_bar else []
+    return pl.Trainer(
+        accelerator=runtime.accelerator, devices=runtime.devices, precision=resolve_precision(runtime),
+        logger=logger if logger is not None else False, enable_checkpointing=False,
+        enable_progress_bar=runtime.enable_progress_bar, enable_model_summary=False,
+        num_sanity_val_steps=0, use_distributed_sampler=False, log_every_n_steps=runtime.log_every_n_steps,
+        default_root_dir=root_dir, callbacks=[*callbacks, *bar], **kwargs)
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a stage's encoder comes from: a hub id (+ revision) or a checkpoint dir; key names it."""
+    source: str
+    revision: str | None
+    key: str
+
+
+def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], optim: OptimSpec, runtime: RuntimeSpec,
+              seed: int, cache_dir: str, logger: Logger | None, log_prefix: str,
+              sampling: SamplingSpec | None = None) -> dict[str, Any]:
+    """Fine-tune start's encoder with a fresh head per part (several parts: multi-task, mixed by
+    `sampling`); keep the epoch with the best mean dev score; save encoder + heads to out_dir."""
+    pl.seed_everything(seed, workers=True, verbose=False)
+    encoder, tokenizer = load_encoder(start.source, start.revision)
+    on_gpu = torch.cuda.is_available() and runtime.accelerator != "cpu"
+    data = StageData(parts, tokenizer, optim, runtime, sampling, seed, cache_dir, pin_memory=on_gpu)
+    data.setup("fit")  # features before the heads: their sizes are logged, the module scores dev sets with them
+    heads = {p.task.name: get_family(p.task.family).head_for(encoder, p.task) for p in parts}
+    encoder.train()  # from_pretrained returns eval mode, and Lightning keeps the mode it finds (no dropout)
+    module = TransferModule(encoder, heads, {p.task.name: p.task for p in parts}, optim,
+                            val_features=data.val_features, log_prefix=log_prefix)
+    keep_best = KeepBest(f"{log_prefix}/val/score")
+    with tempfile.TemporaryDirectory(prefix="xtransfer-fit-") as scratch:
+        trainer = make_trainer(runtime, logger, scratch, max_epochs=optim.epochs, max_steps=optim.max_steps,
+                               gradient_clip_val=optim.max_grad_norm or None,
+                               accumulate_grad_batches=optim.grad_accum,
+                               callbacks=[keep_best] if optim.select_best else [])
+        trainer.fit(module, datamodule=data)
+    save_checkpoint(out_dir, module.encoder, tokenizer, dict(module.heads))
+    last = trainer.callback_metrics.get(f"{log_prefix}/val/score")
+    return {
+        "tasks": data.names, "train_examples": dict(zip(data.names, data.train_sizes)),
+        "val_examples": {n: len(v) for n, v in data.val_features.items()}, "steps": trainer.global_step,
+        "epochs": trainer.current_epoch, "train_loss_per_epoch": module.epoch_losses,
+        "val_score_best": keep_best.best, "val_score_last": None if last is None else float(last),
+    }

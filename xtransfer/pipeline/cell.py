@@ -1,0 +1,103 @@
+"""One cell of the grid: [pretrained] -> [mlm] -> [intermediate] -> target training -> zero-shot evaluation.
+
+Every step is a content-addressed stage (cache/stages.py, built in chain.py): whatever a previous
+job already built with the same key is reused, so an I x T grid trains each intermediate once and
+a rerun of a finished grid trains nothing. The job dir gets results.json and predictions/.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from xtransfer.cache.stages import Stage, StageStore
+from xtransfer.config.build import build_cell
+from xtransfer.config.labels import cell_tags
+from xtransfer.config.schema import CellSpec
+from xtransfer.engine.train import Start
+from xtransfer.pipeline import tracking
+from xtransfer.pipeline.chain import (evaluation_stage, pretrained_start, retrieval_stage, train_stage,
+                                      training_chain)
+from xtransfer.pipeline.demo_data import ensure_demo_data
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Entry point for Hydra and for tests: build the cell from the config and run it."""
+    cell = build_cell(cfg)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    tags = cell_tags(cell)
+    logger = tracking.build_logger(cell, config, run_name="_".join(f"{v}" for v in tags.values()))
+    try:
+        return run_cell(cell, logger)
+    finally:
+        tracking.finish(logger)
+
+
+def run_cell(cell: CellSpec, logger=None) -> dict[str, Any]:
+    if cell.demo_data_root:
+        ensure_demo_data(Path(cell.demo_data_root))
+    store = StageStore(Path(cell.cache_dir) / "stages")
+    stages: list[Stage] = []
+
+    start, pretrained = pretrained_start(cell.model, store)
+    if pretrained:
+        stages.append(pretrained)
+
+    for kind, name, parts, optim, sampling in training_chain(cell):
+        stage = train_stage(store, cell, kind, name, start, parts, optim, sampling, logger)
+        stages.append(stage)
+        start = Start(str(stage.path / "model"), None, stage.key)
+
+    target = cell.target
+    if target.train_task is None:  # retrieval: embed with the encoder the chain has so far, no target stage
+        eval_stage = retrieval_stage(store, cell, start)
+    else:
+        target_stage = train_stage(store, cell, "target", target.name, start, (target.part,), target.optim,
+                                   None, logger)
+        stages.append(target_stage)
+        eval_stage = evaluation_stage(store, cell, target_stage)
+    stages.append(eval_stage)
+
+    num_parameters = cell.model.num_parameters or (pretrained.metrics.get("num_parameters") if pretrained else None)
+    results = write_results(cell, eval_stage, stages, num_parameters)
+    summary = {f"eval/{target.name}/{split}/{lang}/{metric}": value
+               for split, per_lang in results["metrics"].items()
+               for lang, values in per_lang.items() for metric, value in values.items()}
+    summary["score"] = results["score"]
+    tracking.log_summary(logger, summary)
+    log.info("score %.2f (%s, mean over %d languages); results in %s", results["score"], results["main_metric"],
+             len(target.languages), Path(cell.output_dir) / "results.json")
+    return results
+
+
+def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_parameters: int | None) -> dict[str, Any]:
+    """results.json (schema in the README) and a copy of the predictions in the job dir."""
+    out = Path(cell.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ev = eval_stage.metrics
+    score_split = "test" if "test" in ev["averages"] else cell.target.eval_splits[-1]
+    results = {
+        **cell_tags(cell),
+        "num_parameters": num_parameters,
+        "train_languages": cell.target.part.languages if cell.target.part else [],
+        "score": round(ev["averages"][score_split][ev["main_metric"]], 4),
+        "score_split": score_split,
+        "main_metric": ev["main_metric"],
+        "languages": cell.target.languages,
+        "metrics": ev["metrics"],
+        "averages": ev["averages"],
+        "stages": [s.record() for s in stages],
+        "predictions": "predictions",
+    }
+    shutil.copytree(eval_stage.path / "predictions", out / "predictions", dirs_exist_ok=True)
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    os.replace(tmp, out / "results.json")  # readers never see a half-written file
+    return results

@@ -1,0 +1,59 @@
+"""Hydra callbacks: the grid report written into the sweep dir when a multirun ends."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+log = logging.getLogger("xtransfer")
+
+
+class SweepSummary(Callback):
+    """Writes report.md, results.csv and heatmap.png into the sweep dir and logs the task scores.
+
+    Hydra skips on_multirun_end when a job failed, so after a failure the report is also
+    refreshed at the end of every later job: the last one leaves the full report."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        self.failed = self.failed or job_return.status == JobStatus.FAILED
+        if self.failed and str(config.hydra.mode).endswith("MULTIRUN"):  # a RunMode enum in real configs
+            if any(Path(config.hydra.sweep.dir).glob("*/results.json")):   # else there is nothing to tabulate yet
+                write_sweep_report(config, quiet=True)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        write_sweep_report(config, quiet=False)
+
+
+def write_sweep_report(config: DictConfig, quiet: bool) -> None:
+    """Never raises: a report that fails must not fail the sweep or hide its results."""
+    sweep = Path(config.hydra.sweep.dir)
+    try:
+        from xtransfer.report.build import write_report
+        report = write_report([sweep], sweep)
+    except Exception as e:
+        log.error("grid report failed (%s: %s); results are in %s/*/results.json, retry with "
+                  "`python -m xtransfer.report %s`", type(e).__name__, e, sweep, sweep)
+        return
+    if quiet:
+        log.info("grid report updated: %s", sweep / "report.md")
+        return
+    log.info("task scores (mean over languages of each target's main metric on its score split):\n%s\n"
+             "%d cells, %d failed or missing, %d stages trained here; report: %s", report.score_tables,
+             report.n_cells, report.n_problems, report.n_trained, sweep / "report.md")
+    if config.logger.kind == "wandb":
+        _log_to_wandb(report, config, sweep)
+
+
+def _log_to_wandb(report, config: DictConfig, sweep: Path) -> None:
+    try:
+        from xtransfer.report import wandb_run as report_wandb
+        report_wandb.log_report(report, report_wandb.settings_from_logger(config.logger, sweep, sweep))
+    except Exception as e:
+        log.error("W&B report run failed (%s: %s); the report is in %s", type(e).__name__, e, sweep / "report.md")

@@ -1,0 +1,1 @@
+"""XTREME and XTREME-R: benchmark names and languages, official-equivalent scoring, submission export."""
