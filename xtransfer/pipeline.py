@@ -82,9 +82,10 @@ def run_cell(cell: CellSpec, logger=None) -> dict[str, Any]:
 
 def ensure_demo_data(root: Path) -> None:
     """Generate the demo datasets once (concurrent jobs wait), again when the generator changed."""
-    from xtransfer.data import demo
+    from xtransfer import demo
 
-    version = digest([p.read_bytes().hex() for p in sorted(Path(demo.__file__).parent.glob("demo*.py"))])
+    package = Path(demo.__file__).parent  # every module of the generator, in name order
+    version = digest([p.read_bytes().hex() for p in sorted(package.glob("*.py"), key=lambda p: p.name)])
     stamp = root / "VERSION"
     if root.exists() and not (stamp.is_file() and stamp.read_text() == version):
         with locked(root):

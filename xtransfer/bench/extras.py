@@ -71,8 +71,8 @@ def xnli_demo_task(root: Path) -> TaskSpec:
 
 def feature_cache(demo_root: str | None, eval_size: int) -> dict[str, Any]:
     """Seconds of the first (tokenize + save) and second (memory-map) load_features of XNLI test de."""
-    from xtransfer.data.demo import generate_demo_data
     from xtransfer.data.features import load_features
+    from xtransfer.demo import generate_demo_data
     from xtransfer.modeling import train_tiny_tokenizer
     from xtransfer.specs import TinySpec
 
