@@ -86,7 +86,7 @@ def test_token_budget_side_trains_more_short_rows_per_step(tmp_path):
 
 
 def test_feature_cache_second_load_reads_the_cache(tmp_path):
-    from xtransfer.data.demo import generate_demo_data
+    from xtransfer.demo import generate_demo_data
 
     root = generate_demo_data(tmp_path / "demo", train_size=6, eval_size=20)
     cache = feature_cache(str(root), eval_size=20)

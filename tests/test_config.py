@@ -8,7 +8,6 @@ from xtransfer.config import CONF_DIR
 from xtransfer.errors import ConfigError
 from xtransfer.pipeline.chain import pretrained_start, train_payload
 from xtransfer.config.build import build_cell, build_task
-from xtransfer.config.schema import SamplingSpec
 from xtransfer.cache.stages import StageStore, stage_key
 from xtransfer.tasks import get_family
 from xtransfer.engine.train import Start

@@ -1,4 +1,4 @@
-"""Tests for the synthetic demo datasets (xtransfer.data.demo): layout, headers, labels,
+"""Tests for the synthetic demo datasets (xtransfer.demo): layout, headers, labels,
 balance, scripts and determinism. No model is trained here."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from xtransfer.data.demo import DEMO_LANGUAGES, generate_demo_data
+from xtransfer.demo import DEMO_LANGUAGES, generate_demo_data
 
 XNLI_LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
 PAWSX_LANGS = ("de", "en", "es", "fr", "ja", "ko", "zh")
@@ -285,7 +285,7 @@ def test_nli_labels_are_relations_between_the_sentences(root):
 
 
 def test_qqp_and_pawsx_labels_are_relations(root):
-    from xtransfer.data.demo import NAMES
+    from xtransfer.demo.lexicon import NAMES
 
     _, qqp = read_tsv(root / "glue/QQP/train.tsv")
     for r in qqp:

@@ -15,10 +15,10 @@ from transformers import AutoModel, XLMRobertaConfig, XLMRobertaForMaskedLM
 
 from xtransfer.engine.batching import LengthGroupedBatches, SortedBatches, loader
 from xtransfer.config import CONF_DIR
-from xtransfer.data.demo import _write_corpus
 from xtransfer.engine.features import load_features
 from xtransfer.data.formats import reader_for
 from xtransfer.data.sources import load_rows
+from xtransfer.demo.corpus import write_corpus
 from xtransfer.errors import ConfigError, DataError
 from xtransfer.engine.modeling import build_tiny, load_encoder
 from xtransfer.config.build import build_task
@@ -290,7 +290,7 @@ def test_demo_config_reads_the_demo_corpus(corpus):
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("mlm_demo")
-    _write_corpus(root, seed=0)
+    write_corpus(root, seed=0)
     return root
 
 

@@ -3,7 +3,6 @@ hub/local equivalence, and end-to-end demo runs of tatoeba, bucc and lareqa (no 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import datasets
 import pytest

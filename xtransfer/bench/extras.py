@@ -71,10 +71,10 @@ def xnli_demo_task(root: Path) -> TaskSpec:
 
 def feature_cache(demo_root: str | None, eval_size: int) -> dict[str, Any]:
     """Seconds of the first (tokenize + save) and second (memory-map) load_features of XNLI test de."""
-    from xtransfer.data.demo import generate_demo_data
+    from xtransfer.config.schema import TinySpec, spec_from_conf
+    from xtransfer.demo import generate_demo_data
     from xtransfer.engine.features import load_features
     from xtransfer.engine.modeling import train_tiny_tokenizer
-    from xtransfer.config.schema import TinySpec, spec_from_conf
 
     with tempfile.TemporaryDirectory(prefix="xtransfer-bench-cache-") as scratch:
         root = Path(demo_root) if demo_root else generate_demo_data(Path(scratch) / "demo", train_size=6,

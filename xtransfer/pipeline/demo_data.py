@@ -13,9 +13,10 @@ log = logging.getLogger(__name__)
 
 def ensure_demo_data(root: Path) -> None:
     """Generate the demo datasets once (concurrent jobs wait), again when the generator changed."""
-    from xtransfer.data import demo
+    from xtransfer import demo  # a tool package: imported only when a demo cell runs
 
-    version = digest([p.read_bytes().hex() for p in sorted(Path(demo.__file__).parent.glob("demo*.py"))])
+    package = Path(demo.__file__).parent  # every module of the generator, in name order
+    version = digest([p.read_bytes().hex() for p in sorted(package.glob("*.py"), key=lambda p: p.name)])
     stamp = root / "VERSION"
     if root.exists() and not (stamp.is_file() and stamp.read_text() == version):
         with locked(root):

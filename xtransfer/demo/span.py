@@ -1,4 +1,4 @@
-"""Synthetic extractive-QA datasets in the real raw layouts (see demo.py for the lexicons):
+"""Synthetic extractive-QA datasets in the real raw layouts (see lexicon.py and grammar.py):
 
     squad/{train,dev}-v1.1.json, squad/{train,dev}-v2.0.json     English intermediate tasks
     translate-train/squad.translate.train.en-<lang>.json           SQuAD train 'translated' (XTREME)
@@ -19,10 +19,10 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
-from xtransfer.data import demo
-from xtransfer.data.demo import (NO_SPACES, NOUNS, NUMBERS, PLACES, THING_VERBS, VERB_FINAL, Clause, _join_clauses,
-                                 _noun_phrase, _rng, _sentence, _verb, _word, _write)
 from xtransfer.data.formats.span import TYDIQA_LANGUAGES
+from xtransfer.demo.grammar import (Clause, Question, join_clauses, render_clause, render_noun_phrase, render_question,
+                                    render_verb, render_word, rng_for, sentence, write_lines)
+from xtransfer.demo.lexicon import ADJECTIVES, NAMES, NO_SPACES, NOUNS, NUMBERS, PLACES, THING_VERBS, VERB_FINAL
 
 XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 MLQA_LANGUAGES = ("ar", "de", "en", "es", "hi", "vi", "zh")
@@ -34,10 +34,10 @@ def _context(rng: random.Random) -> tuple[Clause, ...]:
     """Two positive facts with distinct people, verbs and nouns (so each question has one answer).
     Two, not more: the tiny demo model learns to pick the right fact of two in a minute."""
     n = 2
-    names = rng.sample(demo.NAMES, n)
+    names = rng.sample(NAMES, n)
     verbs, nouns = rng.sample(list(THING_VERBS), n), rng.sample(list(NOUNS), n)
     return tuple(Clause(name, verb, rng.choice(NUMBERS), noun,
-                        adj=rng.choice(list(demo.ADJECTIVES)) if rng.random() < 0.4 else None,
+                        adj=rng.choice(list(ADJECTIVES)) if rng.random() < 0.4 else None,
                         place=rng.choice(list(PLACES)) if rng.random() < 0.5 else None)
                  for name, verb, noun in zip(names, verbs, nouns))
 
@@ -61,32 +61,33 @@ def _unanswerable(rng: random.Random, facts: tuple[Clause, ...]) -> Clause:
 # ---- rendering -------------------------------------------------------------------------
 def _question_text(lang: str, c: Clause, kind: str) -> str:
     if kind == "where":
-        q = demo.Question("where", c.name, c.verb, c.noun, adj=c.adj)
-        return _sentence(lang, demo._render_question(lang, q), question=True)[0]
-    wh = _word(lang, f"wh:{kind}")
-    obj = _noun_phrase(lang, c.num if kind == "who" else None, c.adj, c.noun, False)
+        q = Question("where", c.name, c.verb, c.noun, adj=c.adj)
+        return sentence(lang, render_question(lang, q), question=True)[0]
+    wh = render_word(lang, f"wh:{kind}")
+    obj = render_noun_phrase(lang, c.num if kind == "who" else None, c.adj, c.noun, False)
     if kind == "who":
-        verb = _verb(lang, c.verb, False)
-        words = [*wh, *obj, *_word(lang, "fn:obj"), *verb] if lang in VERB_FINAL else [*wh, *verb, *obj]
+        verb = render_verb(lang, c.verb, False)
+        words = [*wh, *obj, *render_word(lang, "fn:obj"), *verb] if lang in VERB_FINAL else [*wh, *verb, *obj]
     elif lang == "en":
-        words = [*wh, *obj, "does", c.name, *_verb(lang, c.verb, False, base=True)]
+        words = [*wh, *obj, "does", c.name, *render_verb(lang, c.verb, False, base=True)]
     else:
-        verb = _verb(lang, c.verb, False)
-        words = [c.name, *wh, *obj, *_word(lang, "fn:obj"), *verb] if lang in VERB_FINAL else [*wh, *obj, c.name, *verb]
-    return _sentence(lang, words, question=True)[0]
+        verb = render_verb(lang, c.verb, False)
+        words = ([c.name, *wh, *obj, *render_word(lang, "fn:obj"), *verb] if lang in VERB_FINAL
+                 else [*wh, *obj, c.name, *verb])
+    return sentence(lang, words, question=True)[0]
 
 
 def _answer_words(lang: str, c: Clause, kind: str) -> list[str]:
     if kind == "where":
-        return _word(lang, f"place:{c.place}")
+        return render_word(lang, f"place:{c.place}")
     return [c.name] if kind == "who" else [str(c.num)]
 
 
 def _render(lang: str, facts: tuple[Clause, ...], k: int, kind: str) -> tuple[str, str, int]:
     """(context, answer text, answer_start): the answer located in fact k's words."""
-    context = _sentence(lang, _join_clauses(lang, facts))[0]
-    words_before = [*_join_clauses(lang, facts[:k]), *_word(lang, "fn:and")] if k else []
-    fact = demo._render_clause(lang, facts[k])
+    context = sentence(lang, join_clauses(lang, facts))[0]
+    words_before = [*join_clauses(lang, facts[:k]), *render_word(lang, "fn:and")] if k else []
+    fact = render_clause(lang, facts[k])
     answer = _answer_words(lang, facts[k], kind)
     at = next(i for i in range(len(fact)) if fact[i:i + len(answer)] == answer)
     sep = "" if lang in NO_SPACES else " "
@@ -131,38 +132,38 @@ def _paragraphs(lang: str, examples, id_of, v2_rng: random.Random | None = None)
 def _write_squad(root: Path, seed: int, train_size: int, eval_size: int) -> None:
     for version, suffix in (("1.1", "v1.1"), ("v2.0", "v2.0")):
         for split, n in (("train", train_size), ("dev", eval_size)):
-            examples = _examples(_rng(seed, "squad", suffix, split), n)
-            v2 = _rng(seed, "squad", suffix, split, "unanswerable") if version == "v2.0" else None
+            examples = _examples(rng_for(seed, "squad", suffix, split), n)
+            v2 = rng_for(seed, "squad", suffix, split, "unanswerable") if version == "v2.0" else None
             paragraphs = _paragraphs("en", examples, lambda i: f"{split}{suffix}{i:06x}", v2)
             articles = [_article(f"Demo article {a}", paragraphs[a:a + 20]) for a in range(0, len(paragraphs), 20)]
-            _write(root / "squad" / f"{split}-{suffix}.json", _squad_json(version, articles))
+            write_lines(root / "squad" / f"{split}-{suffix}.json", _squad_json(version, articles))
 
 
 def _write_squad_translate_train(root: Path, seed: int, train_size: int) -> None:
     """XTREME's translate-train data: the first half of SQuAD v1.1 train 'machine-translated'
     into every XQuAD language (the same facts rendered in each language's lexicon)."""
-    examples = _examples(_rng(seed, "squad", "v1.1", "train"), train_size)[: train_size // 2]
+    examples = _examples(rng_for(seed, "squad", "v1.1", "train"), train_size)[: train_size // 2]
     for lang in XQUAD_LANGUAGES:
         if lang != "en":
             paragraphs = _paragraphs(lang, examples, lambda i: f"mt-{lang}-{i:06x}")
-            _write(root / "translate-train" / f"squad.translate.train.en-{lang}.json",
-                   _squad_json("v1.1", [_article("Demo article", paragraphs)]))
+            write_lines(root / "translate-train" / f"squad.translate.train.en-{lang}.json",
+                        _squad_json("v1.1", [_article("Demo article", paragraphs)]))
 
 
 def _write_xquad(root: Path, seed: int, eval_size: int) -> None:
-    examples = _examples(_rng(seed, "xquad"), eval_size)
+    examples = _examples(rng_for(seed, "xquad"), eval_size)
     for lang in XQUAD_LANGUAGES:
         paragraphs = _paragraphs(lang, examples, lambda i: f"xquad{i:024x}")
-        _write(root / "xquad" / f"xquad.{lang}.json", _squad_json("1.0", [_article("Demo", paragraphs)]))
+        write_lines(root / "xquad" / f"xquad.{lang}.json", _squad_json("1.0", [_article("Demo", paragraphs)]))
 
 
 def _write_mlqa(root: Path, seed: int, eval_size: int) -> None:
     for split, n in (("dev", max(2, eval_size // 2)), ("test", eval_size)):
-        examples = _examples(_rng(seed, "mlqa", split), n)
+        examples = _examples(rng_for(seed, "mlqa", split), n)
         for lang in MLQA_LANGUAGES:
             paragraphs = _paragraphs(lang, examples, lambda i: f"{split}{i:036x}")
-            _write(root / "MLQA_V1" / split / f"{split}-context-{lang}-question-{lang}.json",
-                   _squad_json("1.0", [_article("Demo", paragraphs)]))
+            write_lines(root / "MLQA_V1" / split / f"{split}-context-{lang}-question-{lang}.json",
+                        _squad_json("1.0", [_article("Demo", paragraphs)]))
 
 
 def _write_tydiqa(root: Path, seed: int, train_size: int, eval_size: int) -> None:
@@ -171,11 +172,12 @@ def _write_tydiqa(root: Path, seed: int, train_size: int, eval_size: int) -> Non
         articles = []
         for lang in TYDIQA_DEMO_LANGUAGES:
             n = sizes.get(lang, eval_size if split == "dev" else max(2, eval_size // 4))
-            examples = _examples(_rng(seed, "tydiqa", split, lang), n)
+            examples = _examples(rng_for(seed, "tydiqa", split, lang), n)
             name = TYDIQA_NAMES[lang]
             paragraphs = _paragraphs(lang, examples, lambda i: f"{name}-{1000 + i}-0")
             articles.append(_article(f"Demo {name}", paragraphs))
-        _write(root / "tydiqa" / f"tydiqa-goldp-v1.1-{split}.json", [json.dumps({"data": articles}, ensure_ascii=False)])
+        write_lines(root / "tydiqa" / f"tydiqa-goldp-v1.1-{split}.json",
+                    [json.dumps({"data": articles}, ensure_ascii=False)])
 
 
 def write_span_data(root: Path, seed: int, train_size: int, eval_size: int) -> None:

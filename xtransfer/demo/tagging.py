@@ -1,4 +1,4 @@
-"""Demo tagging datasets in the real raw layouts (see xtransfer/data/demo.py).
+"""Demo tagging datasets in the real raw layouts (see xtransfer/demo/grammar.py).
 
 The sentences are the demo's clauses ('Anna buys 3 red cars at the park'), rendered in
 every language with its lexicon; each word's tag follows from the lexicon entry it renders,
@@ -20,8 +20,8 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
-from xtransfer.data import demo
-from xtransfer.data.demo import NAMES, Clause, _EN_TAGS, _random_clause, _render_clause, _rng, _word, _write
+from xtransfer.demo.grammar import Clause, random_clause, render_clause, render_word, rng_for, write_lines
+from xtransfer.demo.lexicon import EN_TAGS, LEXICONS, NAMES, PUNCT
 
 UDPOS_LANGUAGES = ("af", "ar", "bg", "de", "el", "en", "es", "et", "eu", "fa", "fi", "fr", "he", "hi", "hu", "id",
                    "it", "ja", "kk", "ko", "mr", "nl", "pt", "ru", "ta", "te", "th", "tl", "tr", "ur", "vi", "yo", "zh")
@@ -39,7 +39,7 @@ _EN_UPOS = {"the": "DET", "does": "AUX"}
 def _upos_lexicon(lang: str) -> dict[str, str]:
     """Every word the language's lexicon renders -> its UPOS tag (pseudo-words are all distinct)."""
     table = {}
-    for key, forms in demo._LEXICONS[lang].items():
+    for key, forms in LEXICONS[lang].items():
         tag = _UPOS_FN.get(key) or _UPOS[key.split(":")[0]]
         for form in forms:
             for word in form.split(" "):
@@ -59,13 +59,13 @@ def _upos(lang: str, word: str) -> str:
 
 
 def _tagged_clause(lang: str, c: Clause) -> tuple[list[str], list[str]]:
-    words = _render_clause(lang, c) + [demo.PUNCT.get(lang, (".", "?"))[0] or "."]
+    words = render_clause(lang, c) + [PUNCT.get(lang, (".", "?"))[0] or "."]
     return words, [_upos(lang, w) for w in words]
 
 
 def _clauses(seed: int, name: str, n: int) -> list[Clause]:
-    rng = _rng(seed, "tagging", name)
-    return [_random_clause(rng, rng.choice(NAMES)) for _ in range(n)]
+    rng = rng_for(seed, "tagging", name)
+    return [random_clause(rng, rng.choice(NAMES)) for _ in range(n)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def _write_udpos(root: Path, seed: int, train_size: int, eval_size: int) -> None
         folder = root / "ud-treebanks-v2.5" / f"UD_{lang.upper()}-Demo"
         for split, clauses in splits.items():
             if split != "train" or lang == "en":
-                _write(folder / f"{lang}_demo-ud-{split}.conllu", _conllu(lang, clauses, split))
+                write_lines(folder / f"{lang}_demo-ud-{split}.conllu", _conllu(lang, clauses, split))
 
 
 # ---------------------------------------------------------------------------------------
@@ -106,12 +106,12 @@ def _iob(words: tuple[str, ...], kind: str) -> list[str]:
 def _panx_sentence(lang: str, rng: random.Random, c: Clause) -> tuple[list[str], list[str]]:
     """The clause with an entity as subject and, sometimes, 'at <location>' instead of its place."""
     location = rng.choice(PLACES) if rng.random() < 0.5 else None
-    words = _render_clause(lang, replace(c, name="\0", place="market" if location else None))
+    words = render_clause(lang, replace(c, name="\0", place="market" if location else None))
     if rng.random() < 0.3:
         subject, kind = rng.choice(ORGS), "ORG"
     else:
         subject, kind = (c.name, rng.choice(SURNAMES)) if rng.random() < 0.4 else (c.name,), "PER"
-    market = _word(lang, "place:market")
+    market = render_word(lang, "place:market")
     tokens, tags, i = [], [], 0
     while i < len(words):
         if words[i] == "\0":
@@ -139,9 +139,9 @@ def _write_panx(root: Path, seed: int, train_size: int, eval_size: int) -> None:
     for split, n in (("train", train_size), ("dev", eval_size), ("test", eval_size)):
         clauses = _clauses(seed, f"panx/{split}", n)
         for lang in PANX_LANGUAGES if split != "train" else ("en",):
-            rng = _rng(seed, "panx", split, "entities")  # the same entities in every language
+            rng = rng_for(seed, "panx", split, "entities")  # the same entities in every language
             sentences = [_panx_sentence(lang, rng, c) for c in clauses]
-            _write(root / "panx_dataset" / lang / split, _panx_lines(lang, sentences))
+            write_lines(root / "panx_dataset" / lang / split, _panx_lines(lang, sentences))
 
 
 # ---------------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def _auto_line(words: list[str]) -> str:
     """A right-branching AUTO derivation over the leaves (the readers only use the leaves)."""
     leaves = []
     for w in words:
-        pos = _EN_TAGS.get(w) or ("CD" if w.isdigit() else "NN")
+        pos = EN_TAGS.get(w) or ("CD" if w.isdigit() else "NN")
         cat = _CCG_WORDS.get(w) or _CCG[pos]
         leaves.append(f"(<L {cat} {pos} {pos} {w} {cat}>)")
     tree = leaves[-1]
@@ -169,7 +169,7 @@ def _auto_line(words: list[str]) -> str:
 def _auto_file(clauses: list[Clause], section: str) -> list[str]:
     lines = []
     for i, c in enumerate(clauses, start=1):
-        lines += [f"ID=wsj_{section}01.{i} PARSER=GOLD NUMPARSE=1", _auto_line(_render_clause("en", c) + ["."])]
+        lines += [f"ID=wsj_{section}01.{i} PARSER=GOLD NUMPARSE=1", _auto_line(render_clause("en", c) + ["."])]
     return lines
 
 
@@ -178,9 +178,10 @@ def _write_ccg(root: Path, seed: int, train_size: int, eval_size: int) -> None:
     train = _clauses(seed, "ccg/train", train_size)
     sections = [f"{s:02d}" for s in range(2, 22)]
     for k, section in enumerate(sections):
-        _write(auto / section / f"wsj_{section}01.auto", _auto_file(train[k::len(sections)], section))
+        write_lines(auto / section / f"wsj_{section}01.auto", _auto_file(train[k::len(sections)], section))
     for section, name in (("00", "dev"), ("23", "test")):
-        _write(auto / section / f"wsj_{section}01.auto", _auto_file(_clauses(seed, f"ccg/{name}", eval_size), section))
+        write_lines(auto / section / f"wsj_{section}01.auto",
+                    _auto_file(_clauses(seed, f"ccg/{name}", eval_size), section))
 
 
 def write_tagging(root: Path, seed: int, train_size: int, eval_size: int) -> None:

@@ -1,4 +1,4 @@
-"""Demo data for the retrieval targets, in the real raw layouts (see demo.py's docstring).
+"""Demo data for the retrieval targets, in the real raw layouts (see grammar.py's docstring).
 
 - Tatoeba (LASER v1): `tatoeba/v1/tatoeba.<xxx>-eng.{<xxx>,eng}`, `eval_size // 2` line pairs for
   every language of `tatoeba` and `tatoeba112`.
@@ -9,7 +9,7 @@
   paragraphs of 3 sentences, the same facts in all 11 languages, and 2 questions per
   paragraph (the answer sentence's fact asked back) sharing their ids across languages.
 
-Sentences are demo.py's statements and events rendered per language. Languages without a
+Sentences are the grammar's statements and events rendered per language. Languages without a
 demo lexicon borrow one (a fixed pick per language): the data are synthetic anyway.
 """
 from __future__ import annotations
@@ -19,8 +19,12 @@ import json
 import random
 from pathlib import Path
 
-from xtransfer.data.demo import (DEMO_LANGUAGES, _join_clauses, _premise, _random_event, _render_event, _rng,
-                                 _sentence, _write)
+import yaml
+
+from xtransfer.config import CONF_DIR
+from xtransfer.demo.grammar import (join_clauses, random_event, random_premise, render_event, rng_for, sentence,
+                                    write_lines)
+from xtransfer.demo.lexicon import DEMO_LANGUAGES
 
 # ISO 639-3 (Tatoeba's file names) -> the demo lexicon with that language, where there is one.
 OWN_LEXICON = {"ara": "ar", "bul": "bg", "deu": "de", "ell": "el", "spa": "es", "fra": "fr", "hin": "hi",
@@ -41,7 +45,7 @@ def _facts(rng: random.Random, n: int) -> list:
     """n distinct abstract sentences: one or two statements, or an event."""
     out, seen = [], set()
     while len(out) < n:
-        fact = _premise(rng, rng.randint(1, 2)) if rng.random() < 0.7 else _random_event(rng)
+        fact = random_premise(rng, rng.randint(1, 2)) if rng.random() < 0.7 else random_event(rng)
         if fact not in seen:
             seen.add(fact)
             out.append(fact)
@@ -49,15 +53,12 @@ def _facts(rng: random.Random, n: int) -> list:
 
 
 def _render(lang: str, fact, question: bool = False) -> str:
-    words = _join_clauses(lang, fact) if isinstance(fact, tuple) else _render_event(lang, fact)
-    return _sentence(lang, words, question)[0]
+    words = join_clauses(lang, fact) if isinstance(fact, tuple) else render_event(lang, fact)
+    return sentence(lang, words, question)[0]
 
 
 def _tatoeba_languages() -> list[str]:
     """Every language of conf/task/tatoeba*.yaml (read from the configs so the two never drift)."""
-    import yaml
-    from xtransfer.config import CONF_DIR
-
     codes = set()
     for name in ("tatoeba", "tatoeba112"):
         codes |= set(yaml.safe_load((CONF_DIR / "task" / f"{name}.yaml").read_text())["languages"])
@@ -66,20 +67,20 @@ def _tatoeba_languages() -> list[str]:
 
 def write_tatoeba(root: Path, seed: int, size: int) -> None:
     """Each language draws its `size` sentences from one shared pool (English rendered once)."""
-    pool = _facts(_rng(seed, "tatoeba"), 4 * size)
+    pool = _facts(rng_for(seed, "tatoeba"), 4 * size)
     english = [_render("en", f) for f in pool]
     for code in _tatoeba_languages():
-        chosen = _rng(seed, "tatoeba", code).sample(range(len(pool)), size)
+        chosen = rng_for(seed, "tatoeba", code).sample(range(len(pool)), size)
         lang = _lexicon_language(code)
         out = root / "tatoeba" / "v1" / f"tatoeba.{code}-eng"
-        _write(out.with_name(out.name + f".{code}"), [_render(lang, pool[i]) for i in chosen])
-        _write(out.with_name(out.name + ".eng"), [english[i] for i in chosen])
+        write_lines(out.with_name(out.name + f".{code}"), [_render(lang, pool[i]) for i in chosen])
+        write_lines(out.with_name(out.name + ".eng"), [english[i] for i in chosen])
 
 
 def write_bucc(root: Path, seed: int, eval_size: int) -> None:
     for lang in BUCC_LANGUAGES:
         for split in ("sample", "training"):
-            rng = _rng(seed, "bucc", lang, split)
+            rng = rng_for(seed, "bucc", lang, split)
             n_pairs = eval_size // 2
             facts = _facts(rng, n_pairs + eval_size + 2 * eval_size)
             pairs, source_only, english_only = facts[:n_pairs], facts[n_pairs:n_pairs + eval_size], facts[n_pairs + eval_size:]
@@ -98,11 +99,11 @@ def write_bucc(root: Path, seed: int, eval_size: int) -> None:
                     done.add(fact)
                     gold.append(f"{lang}-{i:09d}\t{first_en[fact]}")
             base = root / "bucc2018" / f"{lang}-en" / f"{lang}-en.{split}"
-            _write(base.with_name(base.name + f".{lang}"),
-                   [f"{lang}-{i:09d}\t{_render(lang, fact)}" for i, (fact, _) in enumerate(source, start=1)])
-            _write(base.with_name(base.name + ".en"),
-                   [f"en-{i:09d}\t{_render('en', fact)}" for i, (fact, _) in enumerate(english, start=1)])
-            _write(base.with_name(base.name + ".gold"), sorted(gold))
+            write_lines(base.with_name(base.name + f".{lang}"),
+                        [f"{lang}-{i:09d}\t{_render(lang, fact)}" for i, (fact, _) in enumerate(source, start=1)])
+            write_lines(base.with_name(base.name + ".en"),
+                        [f"en-{i:09d}\t{_render('en', fact)}" for i, (fact, _) in enumerate(english, start=1)])
+            write_lines(base.with_name(base.name + ".gold"), sorted(gold))
 
 
 def _xquad_r_paragraph(lang: str, number: int, facts: list, asked: list[int]) -> dict:
@@ -115,14 +116,14 @@ def _xquad_r_paragraph(lang: str, number: int, facts: list, asked: list[int]) ->
 
 
 def write_xquad_r(root: Path, seed: int, n_paragraphs: int) -> None:
-    rng = _rng(seed, "xquad_r")
+    rng = rng_for(seed, "xquad_r")
     facts = _facts(rng, 3 * n_paragraphs)
     asked = [rng.sample(range(3), 2) for _ in range(n_paragraphs)]
     for lang in XQUAD_R_LANGUAGES:
         paragraphs = [_xquad_r_paragraph(lang, p, facts[3 * p:3 * p + 3], asked[p]) for p in range(n_paragraphs)]
-        _write(root / "xquad-r" / f"{lang}.json",
-               [json.dumps({"version": "1.1", "data": [{"title": "Demo", "paragraphs": paragraphs}]},
-                           ensure_ascii=False)])
+        write_lines(root / "xquad-r" / f"{lang}.json",
+                    [json.dumps({"version": "1.1", "data": [{"title": "Demo", "paragraphs": paragraphs}]},
+                                ensure_ascii=False)])
 
 
 def write_retrieval(root: Path, seed: int, eval_size: int) -> None:

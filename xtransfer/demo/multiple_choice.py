@@ -1,4 +1,4 @@
-"""Demo multiple-choice datasets in the real raw layouts (see xtransfer/data/demo.py).
+"""Demo multiple-choice datasets in the real raw layouts (see xtransfer/demo/grammar.py).
 
 Every example is a context of facts and choices that restate one of them; exactly one
 choice is entailed by the context, the others are built the way the NLI demo builds its
@@ -25,9 +25,9 @@ import random
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from xtransfer.data import demo
-from xtransfer.data.demo import (MODIFIERS, NOUNS, NUMBERS, Clause, _more_general, _other, _premise, _render_clause,
-                                 _rng, _sentence, _synonyms, _write)
+from xtransfer.demo.grammar import (MODIFIERS, Clause, more_general, other, random_premise, render_clause, rng_for,
+                                    sentence, synonyms, write_lines)
+from xtransfer.demo.lexicon import NO_SPACES, NOUNS, NUMBERS
 
 XCOPA_LANGUAGES = ("et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh")
 COPA_QUESTIONS = ("cause", "effect")
@@ -43,20 +43,20 @@ class Item:
 
 
 def _entailed(rng: random.Random, c: Clause) -> Clause:
-    return c if c.neg else _more_general(rng, c)
+    return c if c.neg else more_general(rng, c)
 
 
 def _distractor(rng: random.Random, c: Clause, kind: str) -> Clause:
     """A restatement of c that the context does not entail."""
     if kind == "flip":  # the negated side no more specific than the fact
-        return replace(_more_general(rng, c), neg=True) if not c.neg else replace(c, neg=False)
+        return replace(more_general(rng, c), neg=True) if not c.neg else replace(c, neg=False)
     if kind == "add":   # 'does not buy cars' -> 'buys red cars'; 'buys cars' -> 'buys cars at the park'
         missing = [slot for slot in MODIFIERS if getattr(c, slot) is None]
         slot = rng.choice(missing or list(MODIFIERS))
-        return replace(c, neg=False, **{slot: _other(rng, list(MODIFIERS[slot]), getattr(c, slot))})
+        return replace(c, neg=False, **{slot: other(rng, list(MODIFIERS[slot]), getattr(c, slot))})
     if kind == "num":
-        return replace(_entailed(rng, c), num=_other(rng, NUMBERS, c.num))
-    return replace(_entailed(rng, c), noun=_other(rng, list(NOUNS), c.noun))
+        return replace(_entailed(rng, c), num=other(rng, NUMBERS, c.num))
+    return replace(_entailed(rng, c), noun=other(rng, list(NOUNS), c.noun))
 
 
 def _distractor_kinds(rng: random.Random, n: int) -> list[str]:
@@ -66,13 +66,13 @@ def _distractor_kinds(rng: random.Random, n: int) -> list[str]:
 
 
 def _item(rng: random.Random, n_choices: int, n_facts: int) -> Item:
-    facts = _premise(rng, n_facts)
+    facts = random_premise(rng, n_facts)
     about = rng.randrange(n_facts)
     c = facts[about]
     choices = [_entailed(rng, c)] + [_distractor(rng, c, k) for k in _distractor_kinds(rng, n_choices - 1)]
     order = rng.sample(range(n_choices), n_choices)
     # Which synonym a choice uses is independent of the label.
-    shuffled = tuple(replace(choices[i], syn=_synonyms(rng, ("verb", "noun"))) for i in order)
+    shuffled = tuple(replace(choices[i], syn=synonyms(rng, ("verb", "noun"))) for i in order)
     return Item(facts, about, shuffled, order.index(0))
 
 
@@ -88,32 +88,32 @@ def _items(rng: random.Random, n: int, seen: set, n_choices: int, facts: tuple[i
 
 
 def _text(lang: str, clause: Clause) -> str:
-    return _sentence(lang, _render_clause(lang, clause))[0]
+    return sentence(lang, render_clause(lang, clause))[0]
 
 
 def _context(lang: str, item: Item) -> str:
-    return ("" if lang in demo.NO_SPACES else " ").join(_text(lang, f) for f in item.facts)
+    return ("" if lang in NO_SPACES else " ").join(_text(lang, f) for f in item.facts)
 
 
 def _write_hellaswag(root: Path, seed: int, sizes: dict[str, int], seen: set) -> None:
     for split, n in sizes.items():
         lines = []
-        for i, item in enumerate(_items(_rng(seed, "hellaswag", split), n, seen, 4, (1, 2))):
+        for i, item in enumerate(_items(rng_for(seed, "hellaswag", split), n, seen, 4, (1, 2))):
             name = item.facts[item.about].name
             ctx_a = _context("en", item)
-            endings = [" ".join(_render_clause("en", c)[1:]) + "." for c in item.choices]  # after the name
+            endings = [" ".join(render_clause("en", c)[1:]) + "." for c in item.choices]  # after the name
             lines.append(json.dumps({
                 "ind": i, "activity_label": "Shopping", "ctx_a": ctx_a, "ctx_b": name, "ctx": f"{ctx_a} {name}",
                 "split": split, "split_type": "indomain", "label": item.label, "endings": endings,
                 "source_id": f"demo~{split}-{i}"}))
-        _write(root / "hellaswag" / f"hellaswag_{split}.jsonl", lines)
+        write_lines(root / "hellaswag" / f"hellaswag_{split}.jsonl", lines)
 
 
 def _write_commonsenseqa(root: Path, seed: int, sizes: dict[str, int], seen: set) -> None:
     for split, n in sizes.items():
-        rng = _rng(seed, "commonsenseqa", split, "meta")
+        rng = rng_for(seed, "commonsenseqa", split, "meta")
         lines = []
-        for item in _items(_rng(seed, "commonsenseqa", split), n, seen, 5, (1, 1)):
+        for item in _items(rng_for(seed, "commonsenseqa", split), n, seen, 5, (1, 1)):
             c = item.facts[item.about]
             labels = "ABCDE"
             lines.append(json.dumps({
@@ -122,20 +122,20 @@ def _write_commonsenseqa(root: Path, seed: int, sizes: dict[str, int], seen: set
                              "choices": [{"label": letter, "text": _text("en", x)}
                                          for letter, x in zip(labels, item.choices)],
                              "stem": f"{_context('en', item)} What is true about {c.name}?"}}))
-        _write(root / "commonsenseqa" / f"{split}_rand_split.jsonl", lines)
+        write_lines(root / "commonsenseqa" / f"{split}_rand_split.jsonl", lines)
 
 
 def _write_cosmosqa(root: Path, seed: int, sizes: dict[str, int], seen: set) -> None:
     for split, n in sizes.items():
-        rng = _rng(seed, "cosmosqa", split, "meta")
+        rng = rng_for(seed, "cosmosqa", split, "meta")
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label"])
-        for i, item in enumerate(_items(_rng(seed, "cosmosqa", split), n, seen, 4, (2, 3))):
+        for i, item in enumerate(_items(rng_for(seed, "cosmosqa", split), n, seen, 4, (2, 3))):
             qid = f"{rng.getrandbits(64):016X}##Blog_{rng.randrange(10 ** 6)}##q1_a1"
             question = f"What is true about {item.facts[item.about].name} ?"  # Cosmos QA's tokenised spacing
             writer.writerow([qid, _context("en", item), question, *(_text("en", c) for c in item.choices), item.label])
-        _write(root / "cosmosqa" / f"{split}.csv", out.getvalue().splitlines())
+        write_lines(root / "cosmosqa" / f"{split}.csv", out.getvalue().splitlines())
 
 
 def _copa_record(lang: str, item: Item, idx: int, question: str) -> dict:
@@ -145,21 +145,21 @@ def _copa_record(lang: str, item: Item, idx: int, question: str) -> dict:
 
 def _write_copa(root: Path, seed: int, sizes: dict[str, int], seen: set) -> None:
     for split, n in sizes.items():
-        rng = _rng(seed, "copa", split, "meta")
-        items = _items(_rng(seed, "copa", split), n, seen, 2, (1, 1))
+        rng = rng_for(seed, "copa", split, "meta")
+        items = _items(rng_for(seed, "copa", split), n, seen, 2, (1, 1))
         lines = [json.dumps(_copa_record("en", item, i, rng.choice(COPA_QUESTIONS))) for i, item in enumerate(items)]
-        _write(root / "COPA" / f"{split}.jsonl", lines)
+        write_lines(root / "COPA" / f"{split}.jsonl", lines)
 
 
 def _write_xcopa(root: Path, seed: int, eval_size: int, seen: set) -> None:
     for split in ("val", "test"):
-        items = _items(_rng(seed, "xcopa", split), eval_size, seen, 2, (1, 1))
-        rng = _rng(seed, "xcopa", split, "meta")
+        items = _items(rng_for(seed, "xcopa", split), eval_size, seen, 2, (1, 1))
+        rng = rng_for(seed, "xcopa", split, "meta")
         questions = [rng.choice(COPA_QUESTIONS) for _ in items]
         for lang in XCOPA_LANGUAGES:  # one abstract set "translated" into every language
             lines = [json.dumps({**_copa_record(lang, item, i, q), "changed": False}, ensure_ascii=False)
                      for i, (item, q) in enumerate(zip(items, questions))]
-            _write(root / "xcopa" / "data" / lang / f"{split}.{lang}.jsonl", lines)
+            write_lines(root / "xcopa" / "data" / lang / f"{split}.{lang}.jsonl", lines)
 
 
 def write_multiple_choice(root: Path, seed: int, train_size: int, eval_size: int, seen: set) -> None:
