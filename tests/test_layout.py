@@ -114,3 +114,14 @@ def test_core_imports_point_down_and_never_into_tools():
 def test_every_module_is_short():
     long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_console_scripts_name_the_module_clis():
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]["scripts"]
+    assert set(scripts) >= {"xtransfer-run", "xtransfer-report", "xtransfer-score", "xtransfer-export", "xtransfer-bench"}
+    for target in scripts.values():
+        module, function = target.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), target
