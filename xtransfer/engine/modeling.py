@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from xtransfer.errors import ConfigError, XTransferError
-from xtransfer.config.schema import ModelSpec, TinySpec
+from xtransfer.config.schema import TinySpec
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,3 @@ def load_head(checkpoint_dir: Path, task: str, head: nn.Module) -> nn.Module:
     prefix = f"{task}."
     head.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
     return head
-
-
-def model_identity(spec: ModelSpec) -> dict:
-    """What names a pretrained starting point in stage keys."""
-    return {"name_or_path": spec.name_or_path, "revision": spec.revision}
