@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from tests.conftest import REPO
 
@@ -60,3 +61,14 @@ def test_missing_local_data_gives_one_clear_error(tmp_path):
 def test_unknown_option_exits_with_hydras_choices(tmp_path):
     proc = xtransfer("target=xnlii", outputs=tmp_path)
     assert proc.returncode != 0 and "xnli" in proc.stderr and "pawsx" in proc.stderr
+
+
+def test_a_multi_task_slurm_job_is_refused(tmp_path, monkeypatch):
+    from xtransfer.errors import ConfigError
+    from xtransfer.pipeline.cell import refuse_multi_rank
+
+    monkeypatch.setenv("SLURM_NTASKS", "2")
+    with pytest.raises(ConfigError, match=r"this job has 2 SLURM tasks .* use hydra.launcher.tasks_per_node=1"):
+        refuse_multi_rank()
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    refuse_multi_rank()

@@ -20,6 +20,7 @@ from xtransfer.config.build import build_cell
 from xtransfer.config.labels import cell_tags
 from xtransfer.config.schema import CellSpec
 from xtransfer.engine.train import Start
+from xtransfer.errors import ConfigError
 from xtransfer.pipeline import tracking
 from xtransfer.pipeline.chain import (evaluation_stage, pretrained_start, retrieval_stage, train_stage,
                                       training_chain)
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Entry point for Hydra and for tests: build the cell from the config and run it."""
+    refuse_multi_rank()
     cell = build_cell(cfg)
     config = OmegaConf.to_container(cfg, resolve=True)
     tags = cell_tags(cell)
@@ -75,6 +77,14 @@ def run_cell(cell: CellSpec, logger=None) -> dict[str, Any]:
     log.info("score %.2f (%s, mean over %d languages); results in %s", results["score"], results["main_metric"],
              len(target.languages), Path(cell.output_dir) / "results.json")
     return results
+
+
+def refuse_multi_rank() -> None:
+    """A SLURM job of several tasks would run the cell once per task, all publishing the same stages."""
+    tasks = int(os.environ.get("SLURM_NTASKS", "1"))
+    if tasks > 1:
+        raise ConfigError(f"this job has {tasks} SLURM tasks (SLURM_NTASKS), but multi-rank cells are not built "
+                          f"yet: use hydra.launcher.tasks_per_node=1 (srun -n 1), one cell per job")
 
 
 def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_parameters: int | None) -> dict[str, Any]:
