@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from transformers import XLMRobertaConfig, XLMRobertaModel
 
 from tests.conftest import FAST, SHARED_DATA, compose_cfg
-from xtransfer import pipeline
+from xtransfer.pipeline import cell as pipeline
 from xtransfer.config import CONF_DIR
 from xtransfer.data.sources import load_rows
 from xtransfer.errors import DataError

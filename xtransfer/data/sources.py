@@ -87,11 +87,18 @@ def _hub_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
 
 def load_rows(task: TaskSpec, split: str, language: str, normalize: Normalize) -> list[dict[str, Any]]:
     """Canonical rows of one split in one language; a union task concatenates its parts."""
+    return list(iter_rows(task, split, language, normalize))
+
+
+def iter_rows(task: TaskSpec, split: str, language: str, normalize: Normalize) -> Iterator[dict[str, Any]]:
+    """load_rows one row at a time, so that a large split never has to fit in memory as a list."""
     if task.parts:
-        return [row for part in task.parts.values() for row in load_rows(part, split, language, normalize)]
+        for part in task.parts.values():
+            yield from iter_rows(part, split, language, normalize)
+        return
     src: HubSource | LocalSource = getattr(task, task.source)
     records = _hub_records(task, split, language) if task.source == "hub" else _local_records(task, split, language)
-    rows, dropped = [], 0
+    kept, dropped = 0, 0
     for location, record in records:
         if src.language_column and record.get(src.language_column) != language:
             continue
@@ -112,13 +119,13 @@ def load_rows(task: TaskSpec, split: str, language: str, normalize: Normalize) -
         if row is None:
             dropped += 1
         else:
-            rows.append(row)
+            kept += 1
+            yield row
     if dropped:
         log.info("%s/%s/%s: dropped %d rows without a usable label", task.name, split, language, dropped)
-    if not rows:
+    if not kept:
         raise DataError(f"task '{task.name}' split '{split}' language '{language}' has no rows "
                         f"(source {task.source}: {_describe_source(task, split, language)})")
-    return rows
 
 
 def _describe_source(task: TaskSpec, split: str, language: str) -> str:

@@ -29,6 +29,7 @@ class Family:
     version: ClassVar[int] = 1           # bump when featurize changes: it is part of the feature cache key
     main_metric: ClassVar[str]
     prediction_suffix: ClassVar[str] = ".txt"
+    packs_rows: ClassVar[bool] = False   # featurize joins rows of a batch (MLM packing): batches must stay aligned
 
     def normalize(self, record: dict[str, Any], task: TaskSpec, aliases: dict[str, str]) -> dict[str, Any] | None:
         raise NotImplementedError

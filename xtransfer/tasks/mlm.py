@@ -155,6 +155,7 @@ class MaskedLM(Family):
     name = "mlm"
     main_metric = "acc"
     prediction_suffix = ".tsv"
+    packs_rows = True   # consecutive lines share a sequence
 
     def normalize(self, record, task: TaskSpec, aliases):
         text = record["text"]
