@@ -13,12 +13,13 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from xtransfer.config import CONF_DIR
-from xtransfer.config.build import build_task
+from tests.conftest import compose_cfg
+from xtransfer.config.build import build_cell, build_task
 from xtransfer.data import sources
 from xtransfer.data.formats import reader_for
 from xtransfer.data.sources import load_rows
 from xtransfer.demo import generate_demo_data
-from xtransfer.errors import DataError
+from xtransfer.errors import ConfigError, DataError
 from xtransfer.metrics.ranking import consecutive_groups, ndcg
 from xtransfer.metrics.seqeval import entity_scores, token_accuracy
 from xtransfer.tasks import get_family
@@ -177,3 +178,37 @@ def test_demo_wpr_has_five_graded_pages_per_query(demo):
     groups = consecutive_groups([row["text_a"] for row in got])
     assert [len(g) for g in groups] == [5, 5, 5, 5]
     assert {row["label"] for row in got} <= {0, 1, 2, 3, 4}
+
+
+@pytest.mark.parametrize("target,translated", [("xnli", "xnli_mt"), ("pawsx", "pawsx"), ("mlqa", "squad_mt")])
+def test_direct_arm_trains_on_translated_data(tmp_path, target, translated):
+    cell = build_cell(compose_cfg(["experiment=demo", f"target=xglue_{target}", "target.train_languages=all"], tmp_path))
+    sources = {lang: task.name for task, lang in cell.target.part.sources}
+    assert cell.target.setting == "translate-train" and sources.pop("en").startswith("xglue_")
+    assert sorted(sources) == sorted(set(cell.target.languages) - {"en"}) and set(sources.values()) == {translated}
+
+
+def test_zero_shot_only_targets_refuse_other_training_languages(tmp_path):
+    with pytest.raises(ConfigError, match=r"target 'xglue_ner': no training data in 'de': task 'xglue_ner' has "
+                                          r"\['en'\] and there is no translated_task to take it from"):
+        build_cell(compose_cfg(["experiment=demo", "target=xglue_ner", "target.train_languages=[en,de]"], tmp_path))
+    assert build_cell(compose_cfg(["experiment=demo", "target=xglue_wpr"], tmp_path)).target.setting == "zero-shot"
+
+
+def test_xglue_direct_preset_defines_its_grid(tmp_path):
+    from tests.test_grid_variants import compose_preset, sweep
+    grid = sweep(compose_preset(tmp_path, ["experiment=xglue_direct"]))
+    assert grid == {"intermediate": ["none", "mnli", "squad"], "target": ["xglue_xnli", "xglue_pawsx", "xglue_mlqa"],
+                    "target.train_languages": ["null", "all"]}
+
+
+@pytest.mark.slow
+def test_xglue_direct_preset_runs_a_corner_offline(tmp_path):
+    from tests.test_cli import TINY_BUDGET, sweep_results, xtransfer
+    proc = xtransfer("-m", "experiment=xglue_direct", "offline=demo", "logger=csv", "intermediate=none",
+                     "target=xglue_pawsx", *TINY_BUDGET[1:], outputs=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = sweep_results(tmp_path)
+    assert {(r["intermediate"], r["target"], r["setting"]) for r in results} == {
+        ("none", "xglue_pawsx", "zero-shot"), ("none", "xglue_pawsx", "translate-train")}
+    assert all(isinstance(r["score"], float) for r in results)
