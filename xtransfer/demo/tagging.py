@@ -66,7 +66,6 @@ def tagged_clause(lang: str, c: Clause) -> tuple[list[str], list[str]]:
     return words, [_upos(lang, w) for w in words]
 
 
-
 def _clauses(seed: int, name: str, n: int) -> list[Clause]:
     rng = rng_for(seed, "tagging", name)
     return [random_clause(rng, rng.choice(NAMES)) for _ in range(n)]

@@ -218,7 +218,6 @@ def main(argv: list[str] | None = None) -> None:
     print(f"predictions written to {args.out}" + (f", labels to {args.labels}" if args.labels else ""))
 
 
-
 def _main_xglue(args: argparse.Namespace) -> None:
     from xtransfer.xglue import export as xglue
 
