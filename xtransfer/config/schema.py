@@ -69,6 +69,7 @@ class HubSource(Source):
     revision: str
     splits: dict[str, str | list[str]]
     name: str | dict[str, str] | None = None   # a {lang} template or a language -> config map
+    data_files: str | None = None   # a parquet export's files of a split: a pattern with {split} (the hub split name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +106,7 @@ class TaskSpec:
             # Where the files are does not matter, their bytes do (data_fingerprint hashes them).
             out["local"] = {k: v for k, v in dataclasses.asdict(self.local).items() if k != "root"}
         if out.get("hub"):
-            out["hub"] = dataclasses.asdict(self.hub)
+            out["hub"] = {k: v for k, v in dataclasses.asdict(self.hub).items() if k != "data_files" or v}
         out["parts"] = {name: part.describe() for name, part in self.parts.items()}
         return out
 

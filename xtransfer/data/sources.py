@@ -73,7 +73,11 @@ def _hub_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
         hub_split = hub_split.format(lang=language)
         where = f"{hub.path}" + (f"/{config}" if config else "") + f" split '{hub_split}' @ {hub.revision}"
         try:
-            ds = datasets.load_dataset(hub.path, config, split=hub_split, revision=hub.revision)
+            if hub.data_files:  # a parquet export ({config}/{split}/*.parquet): the split's files, by pattern
+                ds = datasets.load_dataset(hub.path, data_files={hub_split: hub.data_files.format(split=hub_split)},
+                                           split=hub_split, revision=hub.revision)
+            else:
+                ds = datasets.load_dataset(hub.path, config, split=hub_split, revision=hub.revision)
         except Exception as e:  # offline, missing revision, renamed config: all end the same way
             local_hint = (f"task '{task.name}' then reads {task.local.files.get(split)} under {task.local.root}"
                           if task.local else f"add a local block to conf/task/{task.name}.yaml")

@@ -10,6 +10,7 @@ from xtransfer.demo.multiple_choice import write_multiple_choice
 from xtransfer.demo.retrieval import write_retrieval
 from xtransfer.demo.span import write_span_data
 from xtransfer.demo.tagging import write_tagging
+from xtransfer.demo.xglue import write_xglue
 
 
 def generate_demo_data(root: str | Path, *, seed: int = 0, train_size: int = 3000, eval_size: int = 200) -> Path:
@@ -24,4 +25,5 @@ def generate_demo_data(root: str | Path, *, seed: int = 0, train_size: int = 300
     write_retrieval(root, seed, eval_size)
     write_tagging(root, seed, train_size, eval_size)
     write_corpus(root, seed)
+    write_xglue(root, seed, train_size, eval_size)  # last: it repackages XNLI, PAWS-X, MLQA and SQuAD
     return root

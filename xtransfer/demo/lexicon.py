@@ -143,6 +143,7 @@ _SCRIPTS: dict[str, tuple[list[str], tuple[int, int], str]] = {
     "ml": (_cross("ക ഗ ച ജ ട ഡ ത ദ ന പ ബ മ യ ര ല വ സ", "ാ ി ീ ു ൂ െ ോ"), (2, 3), ""),
     "ka": (_cross("ბ გ დ ვ ზ თ კ ლ მ ნ პ რ ს ტ ქ შ ც", "ა ე ი ო უ"), (2, 3), ""),
     "my": (_cross("က ခ ဂ င စ ဆ ည တ ထ ဒ န ပ ဖ ဗ မ ယ ရ လ သ", "ာ ိ ီ ု ူ ေ"), (1, 2), ""),
+    "pl": (_cross("b c d g k l m n p r s t w z cz sz rz", "a e i o u y ą ę ó"), (2, 3), ""),   # XGLUE POS
 }
 
 

@@ -55,10 +55,13 @@ def _upos(lang: str, word: str) -> str:
         return "PROPN"
     if word.isdigit():
         return "NUM"
+    if lang not in _UPOS_LEXICONS:  # a language only another demo renders (XGLUE's pl)
+        _UPOS_LEXICONS[lang] = _upos_lexicon(lang)
     return _UPOS_LEXICONS[lang].get(word) or _EN_UPOS.get(word) or "PUNCT"
 
 
-def _tagged_clause(lang: str, c: Clause) -> tuple[list[str], list[str]]:
+def tagged_clause(lang: str, c: Clause) -> tuple[list[str], list[str]]:
+    """The clause's words, ending in a full stop, and their UPOS tags."""
     words = render_clause(lang, c) + [PUNCT.get(lang, (".", "?"))[0] or "."]
     return words, [_upos(lang, w) for w in words]
 
@@ -74,7 +77,7 @@ def _clauses(seed: int, name: str, n: int) -> list[Clause]:
 def _conllu(lang: str, clauses: list[Clause], split: str) -> list[str]:
     lines = []
     for i, c in enumerate(clauses, start=1):
-        words, tags = _tagged_clause(lang, c)
+        words, tags = tagged_clause(lang, c)
         lines += [f"# sent_id = {split}-s{i}", f"# text = {' '.join(words)}"]
         lines += [f"{k}\t{w}\t{w}\t{t}\t_\t_\t0\t_\t_\t_" for k, (w, t) in enumerate(zip(words, tags), start=1)]
         lines.append("")

@@ -1,10 +1,16 @@
-"""Sentence and sentence-pair classification (MNLI, QQP, ANLI, XNLI, PAWS-X).
+"""Sentence and sentence-pair classification (MNLI, QQP, ANLI, XNLI, PAWS-X, XGLUE's NC/QADSM/WPR/QAM).
 
-Canonical row: text_a, text_b (optional), label (class id). The head is RoBERTa's:
-dense + tanh over the first token, then a projection to the classes.
+Canonical row: text_a, text_b (optional; several source columns are joined with a space),
+label (class id). The head is RoBERTa's: dense + tanh over the first token, then a
+projection to the classes.
+
+Graded relevance (XGLUE WPR, `main_metric: ndcg`): the classes are the grades ("0".."4"); the
+predicted grade is a document's score and nDCG is taken per query, a query being a run of
+consecutive rows with the same text_a (as XGLUE's evaluator groups them).
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import torch
@@ -12,7 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from xtransfer import metrics
+from xtransfer.metrics.ranking import consecutive_groups, ndcg
 from xtransfer.config.schema import TaskSpec
+from xtransfer.errors import ConfigError
 from xtransfer.tasks.base import Family, pad, register
 
 
@@ -60,13 +68,18 @@ class Classification(Family):
         if not isinstance(text_a, str) or not text_a.strip():
             raise ValueError("empty text_a")
         text_b = record.get("text_b")
+        if isinstance(text_b, list):
+            text_b = " ".join(str(t) for t in text_b)
         return {"text_a": text_a, "text_b": text_b, "label": label_id(raw, task.labels, aliases)}
 
     def featurize(self, rows, tokenizer, task: TaskSpec):
         pairs = rows["text_b"] if any(t is not None for t in rows["text_b"]) else None
         enc = tokenizer(rows["text_a"], pairs, truncation=True, max_length=task.max_length)
         ids = enc["input_ids"]
-        return {"input_ids": ids, "length": [len(x) for x in ids], "label": rows["label"]}
+        out = {"input_ids": ids, "length": [len(x) for x in ids], "label": rows["label"]}
+        if task.main_metric == "ndcg":
+            out["query"] = [query_key(text) for text in rows["text_a"]]
+        return out
 
     def collate(self, features, pad_id):
         input_ids = pad([f["input_ids"] for f in features], pad_id)
@@ -94,4 +107,23 @@ class Classification(Family):
 
     def score(self, predictions, features, task):
         gold = [task.labels[i] for i in features["label"]]
-        return {"acc": metrics.accuracy(predictions, gold)}
+        scores = {"acc": metrics.accuracy(predictions, gold)}
+        if task.main_metric == "ndcg":
+            grade = _grades(task)
+            groups = consecutive_groups(features["query"])
+            scores = {"ndcg": ndcg([([grade[gold[i]] for i in g], [grade[predictions[i]] for i in g]) for g in groups]),
+                      **scores}
+        return scores
+
+
+def query_key(text: str) -> int:
+    """A stable id of a query's text (fits int64), so that rows of one query can be told apart."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=7).digest(), "big")
+
+
+def _grades(task: TaskSpec) -> dict[str, float]:
+    try:
+        return {label: float(label) for label in task.labels}
+    except ValueError:
+        raise ConfigError(f"task '{task.name}' ranks by nDCG, so its labels must be relevance grades "
+                         f"(numbers, e.g. [\"0\", \"1\", \"2\"]), not {task.labels}") from None

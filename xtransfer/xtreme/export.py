@@ -11,6 +11,7 @@ English line number becomes that line's position in the sorted list (the English
 from the cell's own data). XTREME scores no LAReQA language; lareqa cells are skipped.
 `--labels` also writes the gold labels of the same test data in XTREME's label layout, so
 `python -m xtransfer.score` can score the export (tests, local checks).
+`--benchmark xglue` writes XGLUE's layout instead (xtransfer/xglue/export.py).
 """
 from __future__ import annotations
 
@@ -198,7 +199,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--intermediate")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--setting", help="zero-shot, translate-train or in-language (results.json `setting`)")
+    parser.add_argument("--benchmark", choices=("xtreme", "xglue"), default="xtreme",
+                        help="xglue: XGLUE's <TASK>/<lang>.prediction layout (xtransfer/xglue/export.py)")
+    parser.add_argument("--split", choices=("test", "dev"), default="test", help="xglue only: which split to export")
     args = parser.parse_args(argv)
+    if args.benchmark == "xglue":
+        return _main_xglue(args)
     try:
         chosen = select(find_cells(args.dirs), args.model, args.intermediate, args.seed, args.setting)
         for task, cell in chosen.items():
@@ -211,3 +217,18 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     print(f"predictions written to {args.out}" + (f", labels to {args.labels}" if args.labels else ""))
 
+
+def _main_xglue(args: argparse.Namespace) -> None:
+    from xtransfer.xglue import export as xglue
+
+    try:
+        chosen = xglue.select(find_cells(args.dirs), args.model, args.intermediate, args.seed, args.setting)
+        for task, cell in chosen.items():
+            written = xglue.export_predictions(cell, task, args.out, args.split)
+            if args.labels:
+                xglue.export_labels(cell, task, args.labels, args.split)
+            print(f"{task}: {len(written)} languages from {cell.describe()}{xglue.missing_languages(task, written)}")
+    except XTransferError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"predictions written to {args.out}" + (f", labels to {args.labels}" if args.labels else ""))

@@ -1,4 +1,4 @@
-"""`python -m xtransfer.score --predictions DIR --labels DIR [--benchmark xtreme|xtreme-r] --output FILE`
+"""`python -m xtransfer.score --predictions DIR --labels DIR [--benchmark xtreme|xtreme-r|xglue] --output FILE`
 
 Scores XTREME submission folders (`<task>/test-<lang>.<ext>`, predictions beside labels) and
 writes the JSON that XTREME's official evaluator (google-research/xtreme `evaluate.py`) writes:
@@ -13,6 +13,8 @@ evaluator does and scores them with xtransfer's own metrics, the ones the grid r
 - xquad, tydiqa: SQuAD v1.1 EM/F1, English normalisation in every language (as the evaluator);
   mlqa: MLQA's language-aware normalisation; an unanswered question scores 0, extra ids are ignored;
 - mewslix: `map@20`, the mean reciprocal rank of the gold entity among the first 20.
+
+`--benchmark xglue` scores XGLUE instead, as its own evaluator does: see xtransfer/xglue/score.py.
 
 Where the evaluator crashes (a missing file, a line-count mismatch, bad JSON) this stops with
 one message naming the file (exit 2).
@@ -219,20 +221,29 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m xtransfer.score", description=__doc__.split("\n\n")[1])
     parser.add_argument("--predictions", type=Path, required=True, help="folder of <task>/test-<lang>.<ext>")
     parser.add_argument("--labels", type=Path, required=True, help="the same layout with the gold labels")
-    parser.add_argument("--benchmark", choices=BENCHMARKS, default="xtreme")
+    parser.add_argument("--benchmark", choices=(*BENCHMARKS, "xglue"), default="xtreme",
+                        help="xglue: XGLUE's <TASK>/<lang>.prediction against the release layout (xtransfer/xglue/score.py)")
+    parser.add_argument("--split", choices=("test", "dev"), default="test", help="xglue only: which labels to read")
     parser.add_argument("--output", type=Path, required=True, help="where to write the scores (JSON)")
     args = parser.parse_args(argv)
     try:
-        result = evaluate(args.predictions, args.labels, args.benchmark)
+        if args.benchmark == "xglue":
+            from xtransfer.xglue.score import evaluate as evaluate_xglue
+            result = evaluate_xglue(args.predictions, args.labels, args.split)
+        else:
+            result = evaluate(args.predictions, args.labels, args.benchmark)
     except XTransferError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2), encoding="utf-8")
     for name, value in result.items():
-        if isinstance(value, dict) and "avg_metric" in value:
+        if isinstance(value, dict) and "avg" in value:  # XGLUE: fractions, as its evaluator prints them
+            print(f"{name:10s} {value['avg']:8.4f}")
+        elif isinstance(value, dict) and "avg_metric" in value:
             print(f"{name:10s} {value['avg_metric']:6.2f}")
         elif not isinstance(value, dict):
-            print(f"{name:10s} {value:6.2f}  (group)")
+            print(f"{name:10s} {value:8.4f}  (mean over tasks)" if args.benchmark == "xglue" else
+                  f"{name:10s} {value:6.2f}  (group)")
     print(f"scores written to {args.output}")
 

@@ -1,0 +1,1 @@
+"""XGLUE's benchmark: its task names, languages and file layouts (benchmark.py), submissions (export.py), scoring (score.py)."""
