@@ -31,3 +31,15 @@ def compose_cfg(overrides: list[str], outputs: Path, job: str = "job"):
 def workspace(tmp_path_factory) -> Path:
     """An outputs root shared by the session: demo data, tiny model and features are built once."""
     return tmp_path_factory.mktemp("outputs")
+
+
+def cli(module: str, *args: str, cwd: Path = REPO, timeout: int = 900):
+    """`python -m <module> args...` in a subprocess, as a user runs it (no W&B key, Hydra's short errors)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", "PYTHONPATH": str(REPO)}
+    env.pop("WANDB_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)

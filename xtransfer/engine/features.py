@@ -12,7 +12,7 @@ import datasets
 
 from xtransfer.data.sources import data_fingerprint, load_rows
 from xtransfer.cache.hashing import digest, tokenizer_fingerprint
-from xtransfer.cache.locking import build_once
+from xtransfer.cache.locking import build_or_load
 from xtransfer.config.schema import TaskSpec
 from xtransfer.tasks import get_family
 
@@ -44,9 +44,11 @@ def load_features(task: TaskSpec, split: str, language: str, tokenizer, cache_di
                     desc=f"tokenize {task.name}/{split}/{language}")
         ds.save_to_disk(str(tmp / "data"))
 
-    if not build_once(path, build):
+    # A reused entry is checked against its manifest; one that fails to load is moved aside and rebuilt.
+    ds, reused = build_or_load(path, build, lambda p: datasets.load_from_disk(str(p / "data")))
+    if not reused:
         log.info("tokenized %s/%s/%s into %s", task.name, split, language, path)
-    return fixed_subset(datasets.load_from_disk(str(path / "data")), max_examples)
+    return fixed_subset(ds, max_examples)
 
 
 def fixed_subset(ds: datasets.Dataset, max_examples: int | None) -> datasets.Dataset:
