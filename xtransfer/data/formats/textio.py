@@ -17,19 +17,21 @@ BOM = codecs.BOM_UTF8
 
 def _decode_error(path: Path, lineno: int, line: bytes, start: int, offset: int, reason: str) -> DataError:
     """The message for a byte that is not UTF-8: where, which byte, and how to convert the file."""
+    def convert(source: str) -> str:
+        return f"iconv -f {source} -t utf-8 {path} > {path}.utf8 && mv {path}.utf8 {path}"
+
     if lineno == 1 and line[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        source, what = "utf-16", "the file is UTF-16 (it starts with a UTF-16 byte-order mark)"
-    else:
-        source, what = "latin1", f"byte 0x{line[start]:02x} ({reason})"
-        try:
-            line.decode("cp1252")
-            source = "cp1252"  # Windows' Western encoding, a superset of latin1's printable characters
-        except UnicodeDecodeError:
-            pass
+        return DataError(f"{path}:1: not UTF-8: the file is UTF-16 (it starts with a UTF-16 byte-order mark).\n"
+                         f"  Convert it to UTF-8: {convert('utf-16')}")
+    try:
+        line.decode("cp1252")
+        source = "cp1252"  # Windows' Western encoding, a superset of latin1's printable characters
+    except UnicodeDecodeError:
+        source = "latin1"
     return DataError(
-        f"{path}:{lineno}: not UTF-8: {what} at byte {offset} of the file (column {start + 1} of the line).\n"
-        f"  Convert the file to UTF-8 (here it looks like {source}): "
-        f"iconv -f {source} -t utf-8 {path} > {path}.utf8 && mv {path}.utf8 {path}")
+        f"{path}:{lineno}: not UTF-8: byte 0x{line[start]:02x} ({reason}) at byte {offset} of the file "
+        f"(column {start + 1} of the line).\n"
+        f"  Convert the file to UTF-8 (here it looks like {source}; `file -i` guesses too): {convert(source)}")
 
 
 class TextFile:
