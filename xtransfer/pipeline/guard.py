@@ -113,5 +113,6 @@ class RunGuard(Callback):
         failed = failed_cells(sweep)
         if failed:
             lines = "\n".join(f"  {job}: {message.splitlines()[0]}" for job, message in failed)
-            _fail(f"{len(failed)} cell(s) of the sweep failed (their error.json is in their folder; the "
-                  f"others finished, see {sweep / 'report.md'}):\n{lines}")
+            report = sweep / "report.md"
+            _fail(f"{len(failed)} cell(s) of the sweep failed (each has its error.json in its folder"
+                  + (f"; the grid report of the others: {report}" if report.is_file() else "") + f"):\n{lines}")
