@@ -43,3 +43,30 @@ def cli(module: str, *args: str, cwd: Path = REPO, timeout: int = 900):
     env.pop("WANDB_API_KEY", None)
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def run_main(args: list[str], capfd) -> tuple[int, str]:
+    """`python -m xtransfer.run args...` in this process (Hydra's real entry point, a fraction of a
+    second): (exit code, what it printed). The logging that Hydra set up for the job is undone."""
+    import logging
+    import sys
+
+    from xtransfer import run as entry
+
+    root = logging.getLogger()
+    handlers, level, argv = root.handlers[:], root.level, sys.argv
+    sys.argv = ["xtransfer.run", *args]
+    try:
+        entry.main()
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    finally:
+        sys.argv = argv
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    captured = capfd.readouterr()
+    return code, captured.out + captured.err

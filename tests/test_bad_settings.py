@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli, compose_cfg
+from tests.conftest import cli, compose_cfg, run_main
 from xtransfer.cache.manifest import problem
 from xtransfer.cache.stages import StageStore
 from xtransfer.config.build import build_cell
@@ -66,6 +66,22 @@ def test_bad_setting_is_one_message_naming_key_value_and_what_is_allowed(overrid
     with pytest.raises(ConfigError) as error:
         build_cell(compose_cfg(["experiment=demo", *overrides], tmp_path))
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize("overrides,message", CASES, ids=[" ".join(o) for o, _ in CASES])
+def test_the_cli_refuses_it_with_exit_2_no_traceback_and_nothing_lost(overrides, message, finished, capfd,
+                                                                       monkeypatch):
+    """Through Hydra's entry point (in process): exit 2, the message once, error.json, no traceback; the
+    finished stage and results.json already in the outputs folder are untouched."""
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    outputs, stage, results = finished
+    quiet = [] if any(o.startswith("logger") for o in overrides) else ["logger=none"]
+    code, output = run_main(["experiment=demo", *quiet, *overrides, f"paths.outputs_root={outputs}"], capfd)
+    assert code == 2, output[-2000:]
+    assert output.count(message) == 1 and "Traceback" not in output
+    [error] = outputs.glob("runs/*/*/error.json")
+    assert json.loads(error.read_text()) == {"error": "ConfigError", "message": message}
+    assert_intact(stage, results)
 
 
 def test_good_edge_values_pass(tmp_path):
