@@ -35,7 +35,7 @@ def test_a_full_disk_during_a_build_is_one_message_and_keeps_finished_stages(tmp
         store.run("target", "xnli", {"k": 2}, full)
     path = store.path("target", "xnli", stage_key("target", {"k": 2}))
     assert str(error.value) == (
-        f"could not write {path}: No space left on device: {path.with_name(path.name + f'.tmp-{os.getpid()}')}"
+        f"building {path} failed: No space left on device: {path.with_name(path.name + f'.tmp-{os.getpid()}')}"
         f"/model.safetensors.\n  The disk is full. Free space on it, or write elsewhere: paths.outputs_root=<folder> "
         f"moves everything, paths.cache_dir=<folder> only the stage cache. Finished stages and results are kept; "
         f"rerun to continue from where this stopped.")
@@ -57,7 +57,7 @@ def test_a_read_only_cache_at_publish_is_one_message(tmp_path, monkeypatch):
 
 def test_a_cache_dir_that_is_a_file_is_one_message(tmp_path):
     (tmp_path / "cache").write_text("not a folder")
-    with pytest.raises(EnvironmentProblem, match=rf"could not write {tmp_path}/cache/stages/target/xnli-\w+: .*"
+    with pytest.raises(EnvironmentProblem, match=rf"building {tmp_path}/cache/stages/target/xnli-\w+ failed: .*"
                                                  rf"\n  (A file stands where a folder is needed|A part of that path)"):
         StageStore(tmp_path / "cache" / "stages").run("target", "xnli", {"k": 1}, weights)
 

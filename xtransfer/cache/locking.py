@@ -44,15 +44,16 @@ def locked(path: Path) -> Iterator[None]:
         lock.release()
 
 
-def _intact(path: Path, verify: bool | None) -> bool:
-    """Complete and its files as the manifest lists them; a damaged dir is moved aside."""
-    if not is_complete(path):
-        return False
-    damage = problem(path, content=VERIFY_CONTENT if verify is None else verify)
-    if damage is None:
-        return True
-    move_aside(path, damage)
-    return False
+_verified: set[Path] = set()  # dirs whose contents this process has checked already (cache.verify)
+
+
+def _damage(path: Path, verify: bool | None) -> str | None:
+    """What is wrong with a complete dir: its sizes, and its contents with verify (default cache.verify)."""
+    content = (VERIFY_CONTENT if verify is None else verify) and path not in _verified
+    damage = problem(path, content=content)
+    if damage is None and content:
+        _verified.add(path)
+    return damage
 
 
 def build_once(path: Path, build: Callable[[Path], None], verify: bool | None = None) -> bool:
@@ -65,14 +66,17 @@ def build_once(path: Path, build: Callable[[Path], None], verify: bool | None = 
     cannot be written is one message naming it (EnvironmentProblem); nothing finished is touched.
     """
     try:
-        if is_complete(path) and problem(path) is None and not (VERIFY_CONTENT if verify is None else verify):
-            return True  # the fast path: sizes only, without the lock
+        if is_complete(path) and _damage(path, verify) is None:
+            return True  # the fast path, without the lock
         with locked(path):
-            if _intact(path, verify):
-                return True
+            if is_complete(path):
+                damage = _damage(path, verify)
+                if damage is None:
+                    return True  # another job has just rebuilt it
+                move_aside(path, damage)
             _build_and_publish(path, build)
     except OSError as e:
-        error = environment_error(e, f"could not write {path}")
+        error = environment_error(e, f"building {path} failed")
         if error is None:
             raise
         raise error from None
