@@ -31,3 +31,42 @@ def compose_cfg(overrides: list[str], outputs: Path, job: str = "job"):
 def workspace(tmp_path_factory) -> Path:
     """An outputs root shared by the session: demo data, tiny model and features are built once."""
     return tmp_path_factory.mktemp("outputs")
+
+
+def cli(module: str, *args: str, cwd: Path = REPO, timeout: int = 900):
+    """`python -m <module> args...` in a subprocess, as a user runs it (no W&B key, Hydra's short errors)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", "PYTHONPATH": str(REPO)}
+    env.pop("WANDB_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def run_main(args: list[str], capfd) -> tuple[int, str]:
+    """`python -m xtransfer.run args...` in this process (Hydra's real entry point, a fraction of a
+    second): (exit code, what it printed). The logging that Hydra set up for the job is undone."""
+    import logging
+    import sys
+
+    from xtransfer import run as entry
+
+    root = logging.getLogger()
+    handlers, level, argv = root.handlers[:], root.level, sys.argv
+    sys.argv = ["xtransfer.run", *args]
+    try:
+        entry.main()
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    finally:
+        sys.argv = argv
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    captured = capfd.readouterr()
+    return code, captured.out + captured.err

@@ -1,4 +1,9 @@
-"""`python -m xtransfer.run [-m] key=value ...`: one cell per job, Hydra sweeps the grid."""
+"""`python -m xtransfer.run [-m] key=value ...`: one cell per job, Hydra sweeps the grid.
+
+A user-fixable problem (XTransferError, or an OSError the machine caused: a full disk, a
+read-only folder) is one logged message and `error.json` in the job dir: a single run exits 2;
+in a sweep the other cells run and the sweep exits 2 at the end (pipeline/guard.py).
+"""
 from __future__ import annotations
 
 import json
@@ -11,26 +16,39 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from xtransfer.config import CONF_DIR
-from xtransfer.errors import XTransferError
+from xtransfer.config.build import build_cell
+from xtransfer.errors import XTransferError, environment_error
 
 log = logging.getLogger("xtransfer")
+logging.raiseExceptions = False  # a log line that cannot be written (full disk) must not print a traceback
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def main(cfg: DictConfig) -> float:
-    from xtransfer.pipeline.cell import run  # heavy imports after Hydra has parsed the command line
-
+def main(cfg: DictConfig) -> float | None:
+    out = Path(cfg.paths.output_dir)
     try:
-        return run(cfg)["score"]
+        cell = build_cell(cfg)  # settings are checked before the heavy imports: a bad one is refused in a second
+        from xtransfer.pipeline.cell import run  # heavy imports after Hydra has parsed the command line
+
+        score = run(cfg, cell)["score"]
     except XTransferError as e:
-        # A user-fixable problem: one clear message, recorded next to where results.json would be.
-        log.error("%s", e)
-        out = Path(cfg.paths.output_dir)
+        error = e
+    except OSError as e:
+        error = environment_error(e, "the run failed")
+        if error is None:
+            raise
+    else:
+        (out / "error.json").unlink(missing_ok=True)  # from an earlier failed run of this job dir
+        return score
+    log.error("%s", error)
+    try:  # recorded next to where results.json would be (the grid report lists it)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "error.json").write_text(json.dumps({"error": type(e).__name__, "message": str(e)}, indent=1))
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise  # Hydra records the failed cell, runs the others, then exits non-zero
-        raise SystemExit(2) from None
+        (out / "error.json").write_text(json.dumps({"error": type(error).__name__, "message": str(error)}, indent=1))
+    except OSError as e:
+        log.error("(could not write %s: %s)", out / "error.json", e.strerror)
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return None  # the other cells run; the sweep exits 2 when it ends (pipeline/guard.py)
+    raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

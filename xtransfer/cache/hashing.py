@@ -14,11 +14,20 @@ def digest(payload: Any, length: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
+# Runtime state of a fast tokenizer, set by each call (truncation=True, max_length=...) and saved
+# with it: not part of what it is. Features set their own truncation when they tokenize.
+_RUNTIME_STATE = ("truncation", "padding")
+
+
 def tokenizer_fingerprint(tokenizer) -> str:
-    """Identity of a fast tokenizer: its full serialized state (vocab, normalizer, templates)."""
+    """Identity of a fast tokenizer: its serialized vocab, normalizer, pre-tokenizer and templates,
+    without the truncation and padding that the last call (or the saved file) happened to set."""
     cached = getattr(tokenizer, "_xtransfer_fingerprint", None)
     if cached is None:
-        cached = hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
+        state = json.loads(tokenizer.backend_tokenizer.to_str())
+        for key in _RUNTIME_STATE:
+            state.pop(key, None)
+        cached = digest(state)
         tokenizer._xtransfer_fingerprint = cached
     return cached
 

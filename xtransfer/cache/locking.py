@@ -1,4 +1,5 @@
-"""Build-once directories: a file lock against concurrent jobs, atomic completion by rename."""
+"""Build-once directories: a file lock against concurrent jobs, atomic completion by rename,
+a manifest of the files checked on every reuse (cache/manifest.py)."""
 from __future__ import annotations
 
 import contextlib
@@ -6,13 +7,21 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from filelock import FileLock, Timeout
+
+from xtransfer.cache.manifest import MANIFEST, move_aside, problem, write_manifest
+from xtransfer.errors import XTransferError, environment_error
 
 log = logging.getLogger(__name__)
 
 MARKER = "COMPLETE"
+T = TypeVar("T")
+
+# cache.verify=true (pipeline/cell.py sets it for a run): check the contents of every reused dir, not
+# only the sizes of its files.
+VERIFY_CONTENT = False
 
 
 def is_complete(path: Path) -> bool:
@@ -35,27 +44,76 @@ def locked(path: Path) -> Iterator[None]:
         lock.release()
 
 
-def build_once(path: Path, build: Callable[[Path], None]) -> bool:
-    """Make `path` with build(tmp_dir) unless it is complete. Returns True if it was reused.
+_verified: set[Path] = set()  # dirs whose contents this process has checked already (cache.verify)
 
-    The build writes into a private temporary directory; the marker is written last and
-    the directory renamed into place, so a crash never leaves a half-built `path`.
+
+def _damage(path: Path, verify: bool | None) -> str | None:
+    """What is wrong with a complete dir: its sizes, and its contents with verify (default cache.verify)."""
+    content = (VERIFY_CONTENT if verify is None else verify) and path not in _verified
+    damage = problem(path, content=content)
+    if damage is None and content:
+        _verified.add(path)
+    return damage
+
+
+def build_once(path: Path, build: Callable[[Path], None], verify: bool | None = None) -> bool:
+    """Make `path` with build(tmp_dir) unless it is complete and intact. Returns True if it was reused.
+
+    The build writes into a private temporary directory; the manifest and then the marker are
+    written last and the directory renamed into place, so a crash never leaves a half-built
+    `path`. A complete dir whose files no longer match its manifest (sizes; contents too with
+    verify, default cache.verify) is moved aside and built again. A full disk or a folder that
+    cannot be written is one message naming it (EnvironmentProblem); nothing finished is touched.
     """
-    if is_complete(path):
-        return True
-    with locked(path):
-        if is_complete(path):
-            return True
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
-            build(tmp)
-            (tmp / MARKER).write_text("ok\n")
-            if path.exists():  # an incomplete leftover from a crash in an older version
-                shutil.rmtree(path)
-            os.rename(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        if is_complete(path) and _damage(path, verify) is None:
+            return True  # the fast path, without the lock
+        with locked(path):
+            if is_complete(path):
+                damage = _damage(path, verify)
+                if damage is None:
+                    return True  # another job has just rebuilt it
+                move_aside(path, damage)
+            _build_and_publish(path, build)
+    except OSError as e:
+        error = environment_error(e, f"building {path} failed")
+        if error is None:
             raise
+        raise error from None
     return False
+
+
+def _build_and_publish(path: Path, build: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        build(tmp)
+        write_manifest(tmp, skip=(MARKER,))
+        (tmp / MARKER).write_text("ok\n")
+        if path.exists():  # an incomplete leftover from a crash in an older version
+            shutil.rmtree(path)
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def build_or_load(path: Path, build: Callable[[Path], None], load: Callable[[Path], T],
+                  verify: bool | None = None) -> tuple[T, bool]:
+    """build_once, then load(path) -> (loaded, reused). A reused dir that fails to load is moved
+    aside (the message says which file its content check finds changed) and built again."""
+    reused = build_once(path, build, verify)
+    try:
+        return load(path), reused
+    except XTransferError:
+        raise
+    except Exception as e:
+        if not reused:
+            raise
+        damage = problem(path, content=True) or f"it fails to load ({type(e).__name__}: {e})"
+        with locked(path):
+            if is_complete(path):
+                move_aside(path, damage)
+        build_once(path, build, verify)
+        return load(path), False

@@ -17,7 +17,9 @@ from typing import Any, Callable
 import yaml
 
 from xtransfer.cache.hashing import digest
-from xtransfer.cache.locking import build_once
+from xtransfer.cache.locking import build_or_load, is_complete, locked
+from xtransfer.cache.manifest import build_id, move_aside, problem
+from xtransfer.errors import XTransferError
 
 log = logging.getLogger(__name__)
 
@@ -37,32 +39,85 @@ class Stage:
                 "seconds": round(self.seconds, 2), "path": str(self.path)}
 
 
+class StageDamaged(XTransferError):
+    """A reused stage turned out damaged while a later stage loaded it; it has been moved aside,
+    so running the cell again rebuilds it (pipeline/cell.py does, once)."""
+
+    def __init__(self, path: Path, damage: str):
+        super().__init__(f"stage {path} is damaged ({damage}); it has been moved aside, and running the cell "
+                         f"again rebuilds it")
+        self.path = path
+
+
 def stage_key(kind: str, payload: dict[str, Any]) -> str:
     return digest({"kind": kind, **payload})
+
+
+def _load_metrics(path: Path) -> dict[str, Any]:
+    return json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+
+
+def _upstream_build(path: Path) -> str | None:
+    """The build of the upstream stage that `path` was built from (stage.yaml), if recorded."""
+    try:
+        return (yaml.safe_load((path / "stage.yaml").read_text(encoding="utf-8")) or {}).get("upstream_build")
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
 
 
 class StageStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self.seen: dict[str, Stage] = {}  # the stages run through this store, by key: later stages' upstreams
 
     def path(self, kind: str, name: str, key: str) -> Path:
         return self.root / kind / f"{name}-{key}"
 
     def run(self, kind: str, name: str, payload: dict[str, Any], build: Callable[[Path], dict]) -> Stage:
-        """Reuse the finished stage for this payload, or build(tmp_dir) -> metrics and publish it."""
+        """Reuse the finished stage for this payload, or build(tmp_dir) -> metrics and publish it.
+
+        A reused stage must be intact (its files as its manifest lists them) and built from the
+        upstream stage as it is now: one built from an upstream that has been rebuilt since is
+        moved aside and built again, so a reused evaluation never stands for a replaced checkpoint.
+        """
         key = stage_key(kind, payload)
         path = self.path(kind, name, key)
         start = time.perf_counter()
+        upstream = self.seen.get(payload.get("upstream"))
+        upstream_build = build_id(upstream.path) if upstream is not None else None
 
         def build_and_describe(tmp: Path) -> None:
             log.info("stage %s/%s-%s: building", kind, name, key)
             metrics = build(tmp)
-            (tmp / "stage.yaml").write_text(yaml.safe_dump(
-                {"kind": kind, "name": name, "key": key, "payload": payload}, sort_keys=False, allow_unicode=True))
+            description = {"kind": kind, "name": name, "key": key, "payload": payload}
+            if upstream_build:
+                description["upstream_build"] = upstream_build
+            (tmp / "stage.yaml").write_text(yaml.safe_dump(description, sort_keys=False, allow_unicode=True))
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, ensure_ascii=False))
 
-        reused = build_once(path, build_and_describe)
+        if upstream_build and is_complete(path) and _upstream_build(path) not in (None, upstream_build):
+            with locked(path):
+                if is_complete(path) and _upstream_build(path) not in (None, upstream_build):
+                    move_aside(path, f"it was built from an earlier build of {upstream.path}, which has been "
+                                     f"rebuilt since", state="stale")
+        try:
+            metrics, reused = build_or_load(path, build_and_describe, _load_metrics)
+        except Exception as e:
+            self._check_upstream(upstream, e)
+            raise
         if reused:
             log.info("stage %s/%s-%s: reused %s", kind, name, key, path)
-        metrics = json.loads((path / "metrics.json").read_text())
-        return Stage(kind, name, key, path, reused, time.perf_counter() - start, metrics)
+        stage = Stage(kind, name, key, path, reused, time.perf_counter() - start, metrics)
+        self.seen[key] = stage
+        return stage
+
+    @staticmethod
+    def _check_upstream(upstream: Stage | None, error: Exception) -> None:
+        """A build failed: when it read a reused upstream stage whose contents changed, say so and move
+        that stage aside (StageDamaged) instead of reporting the failure it caused."""
+        if upstream is None or not upstream.reused or not is_complete(upstream.path):
+            return
+        damage = problem(upstream.path, content=True)
+        if damage is not None:
+            move_aside(upstream.path, damage)
+            raise StageDamaged(upstream.path, damage) from error

@@ -9,8 +9,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from xtransfer.config.checks import check_fields, setting
 from xtransfer.config.labels import intermediate_label
-from xtransfer.config.schema import (CellSpec, EmbeddingSpec, HubSource, IntermediateSpec, LocalSource, LoggerSpec,
+from xtransfer.config.schema import (CacheSpec, CellSpec, EmbeddingSpec, HubSource, IntermediateSpec, LocalSource, LoggerSpec,
                                      MlmSpec, ModelSpec, OptimSpec, RuntimeSpec, SamplingSpec, TargetSpec, TaskSpec,
                                      TinySpec, TrainPart, build_spec, to_dict)
 from xtransfer.errors import ConfigError
@@ -27,8 +28,6 @@ def build_task(node: Any, where: str = "task") -> TaskSpec:
         local=lambda d: build_spec(LocalSource, d, f"task '{name}'.local"),
         parts=lambda d: {k: build_task(v, f"{where}.parts.{k}") for k, v in d.items()},
     )
-    if spec.source not in ("hub", "local"):
-        raise ConfigError(f"task '{name}': source must be 'hub' or 'local', got '{spec.source}'")
     if not spec.parts and getattr(spec, spec.source) is None:
         raise ConfigError(f"task '{name}' has no '{spec.source}' source block; use the other source "
                           f"(data=hub or data=local) or add one to conf/task/{name}.yaml")
@@ -41,11 +40,7 @@ def build_optim(node: Any, where: str) -> OptimSpec:
 
 
 def build_embedding(node: Any, where: str) -> EmbeddingSpec:
-    spec = build_spec(EmbeddingSpec, node, where)
-    if spec.pooling not in ("mean", "cls") or spec.similarity != "cosine":
-        raise ConfigError(f"{where}: pooling must be 'mean' or 'cls' and similarity 'cosine', "
-                          f"got {spec.pooling!r} and {spec.similarity!r}")
-    return spec
+    return build_spec(EmbeddingSpec, node, where)
 
 
 
@@ -54,7 +49,7 @@ class _IntermediateConfig:
     """The shape of conf/intermediate/*.yaml (raw nodes; build_intermediate builds the spec)."""
     name: str
     optim: Any
-    mode: str = "single"                 # single | multitask | sequential
+    mode: str = setting(default="single", choices=("single", "multitask", "sequential"))
     task: Any = None                     # single: the task (None: no intermediate stage)
     train_languages: list[str] | None = None  # single: train on these languages (default: the task's first)
     translated_task: Any = None          # single: where languages the task lacks find (translated) train data
@@ -62,18 +57,6 @@ class _IntermediateConfig:
     study_tasks: list[str] | None = None # multitask: the study's task set (labelled plain `multitask`)
     catalog: dict[str, Any] | None = None
     sampling: Any = None                 # multitask: SamplingSpec (conf/sampling/default.yaml)
-
-
-def check_sampling(sampling: SamplingSpec, where: str = "intermediate.sampling") -> None:
-    kinds = ("proportional", "temperature", "uniform")
-    if sampling.kind not in kinds:
-        raise ConfigError(f"{where}.kind must be one of {list(kinds)}, got '{sampling.kind}'")
-    if sampling.kind == "temperature" and not sampling.temperature > 0:
-        raise ConfigError(f"{where}.temperature must be > 0 (1 = proportional, larger = flatter), "
-                          f"got {sampling.temperature}")
-    if sampling.max_examples_per_task is not None and sampling.max_examples_per_task < 1:
-        raise ConfigError(f"{where}.max_examples_per_task must be a positive number of examples or null, "
-                          f"got {sampling.max_examples_per_task}")
 
 
 def train_part(task: TaskSpec, languages: list[str], translated: TaskSpec | None, where: str,
@@ -117,8 +100,6 @@ def build_intermediate(node: Any) -> IntermediateSpec | None:
         label = intermediate_label(raw.name, "single", [task.name], languages=languages,
                                    default_languages=[task.languages[0]])
         return IntermediateSpec(label, "single", (part,), optim)
-    if raw.mode not in ("multitask", "sequential"):
-        raise ConfigError(f"intermediate.mode must be single, multitask or sequential, got '{raw.mode}'")
     catalog = raw.catalog or {}
     if not raw.tasks:
         raise ConfigError(f"intermediate '{raw.name}': intermediate.tasks is empty; name the tasks to "
@@ -133,7 +114,6 @@ def build_intermediate(node: Any) -> IntermediateSpec | None:
     sampling = None
     if raw.mode == "multitask":
         sampling = build_spec(SamplingSpec, raw.sampling, "intermediate.sampling")
-        check_sampling(sampling)
     parts = []
     for name in raw.tasks:
         try:
@@ -153,10 +133,11 @@ def build_intermediate(node: Any) -> IntermediateSpec | None:
 @dataclass(frozen=True)
 class _MlmConfig:
     """The shape of conf/mlm/*.yaml (raw nodes; build_mlm builds the spec)."""
-    mode: str                              # before | mixed
+    mode: str = setting(choices=("before", "mixed"), hint="before: a stage before the intermediate; "
+                                                          "mixed: an extra task in intermediate training")
     task: Any
     languages: list[str] | None = None     # None: every language of the task
-    max_train_examples: int | None = None  # caps the pooled corpus
+    max_train_examples: int | None = setting(default=None, ge=1)  # caps the pooled corpus
     optim: Any = None                      # before only
     sampling: Any = None                   # mixed only: SamplingSpec beside a single or sequential intermediate
 
@@ -166,9 +147,6 @@ def build_mlm(node: Any) -> MlmSpec | None:
     if node is None:
         return None
     raw = build_spec(_MlmConfig, node, "mlm")
-    if raw.mode not in ("before", "mixed"):
-        raise ConfigError(f"mlm.mode must be 'before' (a stage before the intermediate) or 'mixed' "
-                          f"(an extra task in intermediate training), got {raw.mode!r}")
     if (raw.mode == "before") != (raw.optim is not None):
         raise ConfigError("mlm.optim is needed with mode=before, and unused with mode=mixed "
                           "(the intermediate's optim trains the mixture)")
@@ -179,7 +157,6 @@ def build_mlm(node: Any) -> MlmSpec | None:
     sampling = None
     if raw.mode == "mixed":
         sampling = build_spec(SamplingSpec, raw.sampling, "mlm.sampling")
-        check_sampling(sampling, "mlm.sampling")
     return MlmSpec(raw.mode, part, optim, sampling)
 
 
@@ -222,12 +199,16 @@ def build_target(node: Any) -> TargetSpec:
 
 
 def build_cell(cfg: DictConfig) -> CellSpec:
+    check_fields(CellSpec, {"seed": to_dict(cfg.seed)}, "")
     model = build_spec(ModelSpec, cfg.model, "model", tiny=lambda d: build_spec(TinySpec, d, "model.tiny"))
     runtime = build_spec(RuntimeSpec, cfg.trainer, "trainer")
     if runtime.devices != 1:
         raise ConfigError(f"trainer.devices={runtime.devices}: a cell trains on one device for now (multi-rank "
                           f"cells are not built yet, and every rank would train on the same batches). Run cells "
                           f"side by side instead, one per GPU, with a parallel Hydra launcher")
+    if model.tiny is not None and model.tiny.hidden_size % model.tiny.num_attention_heads:
+        raise ConfigError(f"model.tiny.hidden_size={model.tiny.hidden_size} must be a multiple of "
+                          f"model.tiny.num_attention_heads={model.tiny.num_attention_heads}")
     if model.name_or_path is None and model.tiny is None:
         raise ConfigError(f"model '{model.name}': set model.name_or_path (hub id or local dir) or model.tiny")
     data = to_dict(cfg.data)
@@ -240,10 +221,11 @@ def build_cell(cfg: DictConfig) -> CellSpec:
         intermediate=intermediate,
         target=build_target(cfg.target),
         mlm=mlm,
-        seed=int(cfg.seed),
+        seed=cfg.seed,
         runtime=runtime,
         logger=build_spec(LoggerSpec, cfg.logger, "logger"),
         cache_dir=str(cfg.paths.cache_dir),
+        cache=build_spec(CacheSpec, cfg.cache, "cache"),
         output_dir=str(cfg.paths.output_dir),
         demo_data_root=data["root"] if data.get("generate_demo") else None,
         tags=list(cfg.get("tags") or []),

@@ -4,7 +4,8 @@ Where a default lives: a setting that a conf/ YAML file states (every optimizer,
 sampling, embedding and tiny-model key) has no default here, so the YAML is its one home and
 a missing key is an error; an optional key that the YAML files leave out (a task's labels,
 options, ...) has its default here and the YAML only overrides it. `build_spec` rejects
-unknown keys, so a typo in a YAML file or an override fails loudly instead of being ignored.
+unknown keys, so a typo in a YAML file or an override fails loudly instead of being ignored, and
+checks every value against its field's type and `setting(...)` rule (config/checks.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
+from xtransfer.config.checks import check_fields, setting
 from xtransfer.errors import ConfigError
 
 
@@ -26,7 +28,8 @@ def to_dict(node: Any) -> Any:
 
 
 def build_spec(cls, data: Mapping[str, Any] | None, where: str, **nested):
-    """cls(**data) after checking the keys against cls's fields; `nested` builds sub-objects."""
+    """cls(**data) after checking the keys against cls's fields and the values against their types
+    and ranges; `nested` builds sub-objects."""
     data = dict(to_dict(data) or {})
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -40,6 +43,7 @@ def build_spec(cls, data: Mapping[str, Any] | None, where: str, **nested):
                and f.default_factory is dataclasses.MISSING]
     if missing:
         raise ConfigError(f"{where}: missing key(s) {missing}")
+    check_fields(cls, data, where)
     return cls(**data)
 
 
@@ -86,8 +90,8 @@ class TaskSpec:
     name: str
     family: str
     languages: list[str]
-    max_length: int
-    source: str = "hub"                  # hub | local
+    max_length: int = setting(ge=8)
+    source: str = setting(default="hub", choices=("hub", "local"))
     labels: list[str] | None = None      # class names, in the order of the label ids
     skip_labels: list[Any] = field(default_factory=list)  # rows with these raw labels are dropped
     hub: HubSource | None = None
@@ -116,30 +120,33 @@ class TaskSpec:
 @dataclass(frozen=True)
 class OptimSpec:
     """How a stage learns (conf/optim/finetune.yaml). All of it is part of the stage key."""
-    lr: float
-    weight_decay: float
-    warmup_ratio: float
-    max_grad_norm: float
-    batch_size: int
-    max_tokens: int | None  # batches filled up to this many (padded) tokens instead of batch_size examples
-    grad_accum: int
-    epochs: int
-    max_steps: int
-    max_train_examples: int | None
-    max_val_examples: int | None
+    lr: float = setting(gt=0)
+    weight_decay: float = setting(ge=0)
+    warmup_ratio: float = setting(ge=0, le=1, hint="the fraction of the steps that warm up")
+    max_grad_norm: float = setting(ge=0, hint="0 turns clipping off")
+    batch_size: int = setting(ge=1)
+    max_tokens: int | None = setting(ge=1)  # batches filled up to this many (padded) tokens instead of batch_size examples
+    grad_accum: int = setting(ge=1)
+    epochs: int = setting(ge=1, hint="whole passes over the training data; max_steps caps the steps")
+    max_steps: int = setting(ge=1, also=(-1,), hint="-1: no cap")
+    max_train_examples: int | None = setting(ge=1)
+    max_val_examples: int | None = setting(ge=1)
     select_best: bool
+
+
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")  # auto: engine/train.py
 
 
 @dataclass(frozen=True)
 class RuntimeSpec:
     """How to run (conf/trainer/default.yaml); not part of stage keys, except the resolved precision."""
-    accelerator: str
-    devices: int
-    precision: str
-    num_workers: int
-    eval_batch_size: int
-    length_group_size: int
-    log_every_n_steps: int
+    accelerator: str = setting(choices=("auto", "cpu", "gpu", "cuda", "mps"))
+    devices: int = setting(ge=1)
+    precision: str = setting(choices=PRECISIONS)
+    num_workers: int = setting(ge=0)
+    eval_batch_size: int = setting(ge=1)
+    length_group_size: int = setting(ge=1)
+    log_every_n_steps: int = setting(ge=1)
     enable_progress_bar: bool
 
 
@@ -147,13 +154,13 @@ class RuntimeSpec:
 class TinySpec:
     """A random-init encoder with a tokenizer trained locally (conf/model/tiny.yaml)."""
     tokenizer_files: str
-    vocab_size: int
-    hidden_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    intermediate_size: int
-    max_position_embeddings: int
-    init_seed: int
+    vocab_size: int = setting(ge=8)
+    hidden_size: int = setting(ge=1)
+    num_hidden_layers: int = setting(ge=1)
+    num_attention_heads: int = setting(ge=1)
+    intermediate_size: int = setting(ge=1)
+    max_position_embeddings: int = setting(ge=8)
+    init_seed: int = setting(ge=0)
 
 
 @dataclass(frozen=True)
@@ -161,16 +168,16 @@ class ModelSpec:
     name: str
     name_or_path: str | None = None
     revision: str | None = None
-    num_parameters: int | None = None
+    num_parameters: int | None = setting(default=None, ge=1)
     tiny: TinySpec | None = None
 
 
 @dataclass(frozen=True)
 class SamplingSpec:
     """How multi-task training picks the task of each step (conf/sampling/default.yaml; engine/mixture.py)."""
-    kind: str  # proportional | temperature | uniform
-    temperature: float  # kind=temperature: p_i ~ n_i ** (1 / temperature)
-    max_examples_per_task: int | None  # cap on each task's size in the rates and the epoch length
+    kind: str = setting(choices=("proportional", "temperature", "uniform"))
+    temperature: float = setting(gt=0, hint="kind=temperature: p_i ~ n_i ** (1 / temperature); 1 = proportional, larger = flatter")
+    max_examples_per_task: int | None = setting(ge=1)  # cap on each task's size in the rates and the epoch length
 
 
 @dataclass(frozen=True)
@@ -209,9 +216,9 @@ class MlmSpec:
 @dataclass(frozen=True)
 class EmbeddingSpec:
     """How a retrieval target turns the encoder into sentence vectors (part of its stage key; conf/target/tatoeba.yaml)."""
-    layer: int | None  # hidden state (0 = embeddings); None: 14 of 24 layers (XTREME), else the middle one
-    pooling: str  # mean over the attention mask (special tokens included) | cls
-    similarity: str
+    layer: int | None = setting(ge=0)  # hidden state (0 = embeddings); None: 14 of 24 layers (XTREME), else the middle
+    pooling: str = setting(choices=("mean", "cls"))  # mean over the attention mask (special tokens included) | cls
+    similarity: str = setting(choices=("cosine",))
 
 
 @dataclass(frozen=True)
@@ -223,7 +230,8 @@ class TargetSpec:
     languages: list[str]
     eval_splits: list[str]
     train_language: str | None = None   # training targets: the zero-shot source language (conf/target/*.yaml)
-    select_on: str | None = None        # training targets: eval | train, whose English dev split picks the best epoch
+    select_on: str | None = setting(default=None, choices=("eval", "train"))  # training targets: whose English
+                                                                            # dev split picks the best epoch
     embedding: EmbeddingSpec | None = None   # retrieval targets (no train_task): how to embed sentences
     train_languages: list[str] | str | None = None  # train on these languages' data; all: every eval language;
                                                     # None: [train_language] (zero-shot)
@@ -241,12 +249,18 @@ class TargetSpec:
 
 @dataclass(frozen=True)
 class LoggerSpec:
-    kind: str                     # wandb | csv | none (conf/logger/*.yaml)
+    kind: str = setting(choices=("wandb", "csv", "none"))   # conf/logger/*.yaml
     project: str | None = None
     entity: str | None = None
-    mode: str | None = None       # wandb: auto | online | offline | disabled
+    mode: str | None = setting(default=None, choices=("auto", "online", "offline", "disabled"))  # wandb
     save_dir: str | None = None
     group: str | None = None
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    """How reused stages are checked (conf/config.yaml `cache:`); sizes are always checked."""
+    verify: bool  # also the content hashes of every reused stage and feature file
 
 
 @dataclass(frozen=True)
@@ -255,11 +269,12 @@ class CellSpec:
     model: ModelSpec
     intermediate: IntermediateSpec | None
     target: TargetSpec
-    seed: int
+    seed: int = setting(ge=0, le=2**32 - 1)  # checked by build_cell (Lightning's seed range)
     runtime: RuntimeSpec
     logger: LoggerSpec
     cache_dir: str
     output_dir: str
+    cache: CacheSpec
     mlm: MlmSpec | None = None          # continued masked-LM training (before, or mixed into, the intermediate)
     demo_data_root: str | None = None   # generate the demo datasets here first
     tags: list[str] = field(default_factory=list)

@@ -15,7 +15,7 @@ import datasets
 
 from xtransfer.data.sources import data_fingerprint, iter_rows
 from xtransfer.cache.hashing import digest, tokenizer_fingerprint
-from xtransfer.cache.locking import build_once
+from xtransfer.cache.locking import build_or_load
 from xtransfer.config.schema import TaskSpec
 from xtransfer.tasks import get_family
 
@@ -47,9 +47,11 @@ def load_features(task: TaskSpec, split: str, language: str, tokenizer, cache_di
         featurize(task, split, language, tokenizer, tmp / "chunks").save_to_disk(str(tmp / "data"))
         shutil.rmtree(tmp / "chunks")  # save_to_disk copied them
 
-    if not build_once(path, build):
+    # A reused entry is checked against its manifest; one that fails to load is moved aside and rebuilt.
+    ds, reused = build_or_load(path, build, lambda p: datasets.load_from_disk(str(p / "data")))
+    if not reused:
         log.info("tokenized %s/%s/%s into %s", task.name, split, language, path)
-    return fixed_subset(datasets.load_from_disk(str(path / "data")), max_examples)
+    return fixed_subset(ds, max_examples)
 
 
 def featurize(task: TaskSpec, split: str, language: str, tokenizer, scratch: Path, chunk_rows: int = CHUNK_ROWS,

@@ -15,7 +15,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from xtransfer.config.build import check_sampling
+from xtransfer.config.checks import check_spec
 from xtransfer.config.schema import SamplingSpec
 
 
@@ -27,7 +27,7 @@ def capped_sizes(sizes: Sequence[int], sampling: SamplingSpec) -> np.ndarray:
 
 def mixture_weights(sizes: Sequence[int], sampling: SamplingSpec) -> np.ndarray:
     """The probability of drawing each task at a step."""
-    check_sampling(sampling)
+    check_spec(sampling, "sampling")
     n = capped_sizes(sizes, sampling)
     if sampling.kind == "uniform":
         rates = np.ones_like(n)

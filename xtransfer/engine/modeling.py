@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -74,10 +75,14 @@ def load_encoder(source: str, revision: str | None = None):
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
         encoder = AutoModel.from_pretrained(source, revision=revision, add_pooling_layer=False)
-    except (OSError, ValueError) as e:
-        where = "directory" if Path(source).exists() else "hub model"
+    except (OSError, ValueError, SafetensorError) as e:
+        if Path(source).exists():  # a local dir (or a stage checkpoint): its files are damaged or unreadable
+            raise XTransferError(
+                f"could not load the model directory '{source}': {type(e).__name__}: {e}\n  Its weights or "
+                "tokenizer files are damaged, truncated or unreadable: copy the model again (or save it with "
+                "transformers' save_pretrained), or point model.name_or_path at another copy.") from None
         raise XTransferError(
-            f"could not load {where} '{source}'" + (f" @ {revision}" if revision else "") + f": {e}\n"
+            f"could not load hub model '{source}'" + (f" @ {revision}" if revision else "") + f": {e}\n"
             "  Offline? Download it where the hub is reachable (hf download "
             f"{source} --revision {revision}) into the HF cache, or set model.name_or_path=<local dir>.") from None
     if not tokenizer.is_fast:
@@ -95,7 +100,11 @@ def save_checkpoint(out_dir: Path, encoder: nn.Module, tokenizer, heads: dict[st
 
 
 def load_head(checkpoint_dir: Path, task: str, head: nn.Module) -> nn.Module:
-    state = load_file(str(checkpoint_dir / "heads.safetensors"))
+    try:
+        state = load_file(str(checkpoint_dir / "heads.safetensors"))
+    except (OSError, SafetensorError) as e:
+        raise XTransferError(f"could not load {checkpoint_dir / 'heads.safetensors'}: {type(e).__name__}: {e} "
+                             f"(a damaged stage: delete {checkpoint_dir} to train it again)") from None
     prefix = f"{task}."
     head.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
     return head

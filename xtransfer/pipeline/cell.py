@@ -6,6 +6,7 @@ a rerun of a finished grid trains nothing. The job dir gets results.json and pre
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -15,10 +16,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from xtransfer.cache.stages import Stage, StageStore
+from xtransfer.cache import locking
+from xtransfer.cache.stages import Stage, StageDamaged, StageStore
 from xtransfer.config.build import build_cell
 from xtransfer.config.labels import cell_tags
 from xtransfer.config.schema import CellSpec
+from xtransfer.errors import environment_error
 from xtransfer.engine.train import Start
 from xtransfer.errors import ConfigError
 from xtransfer.pipeline import tracking
@@ -29,10 +32,10 @@ from xtransfer.pipeline.demo_data import ensure_demo_data
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Entry point for Hydra and for tests: build the cell from the config and run it."""
+def run(cfg: DictConfig, cell: CellSpec | None = None) -> dict[str, Any]:
+    """Entry point for Hydra and for tests: build the cell from the config (unless given) and run it."""
     refuse_multi_rank()
-    cell = build_cell(cfg)
+    cell = cell or build_cell(cfg)
     config = OmegaConf.to_container(cfg, resolve=True)
     tags = cell_tags(cell)
     logger = tracking.build_logger(cell, config, run_name="_".join(f"{v}" for v in tags.values()))
@@ -43,6 +46,19 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 
 def run_cell(cell: CellSpec, logger=None) -> dict[str, Any]:
+    """Run the chain; a reused stage found damaged on the way was moved aside, so once more rebuilds it."""
+    verify, locking.VERIFY_CONTENT = locking.VERIFY_CONTENT, cell.cache.verify
+    try:
+        try:
+            return _run_chain(cell, logger)
+        except StageDamaged as e:
+            log.warning("%s: running it again now", e)
+            return _run_chain(cell, logger)
+    finally:
+        locking.VERIFY_CONTENT = verify
+
+
+def _run_chain(cell: CellSpec, logger) -> dict[str, Any]:
     if cell.demo_data_root:
         ensure_demo_data(Path(cell.demo_data_root))
     store = StageStore(Path(cell.cache_dir) / "stages")
@@ -90,7 +106,6 @@ def refuse_multi_rank() -> None:
 def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_parameters: int | None) -> dict[str, Any]:
     """results.json (schema in the README) and a copy of the predictions in the job dir."""
     out = Path(cell.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     ev = eval_stage.metrics
     score_split = "test" if "test" in ev["averages"] else cell.target.eval_splits[-1]
     results = {
@@ -106,8 +121,18 @@ def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_pa
         "stages": [s.record() for s in stages],
         "predictions": "predictions",
     }
-    shutil.copytree(eval_stage.path / "predictions", out / "predictions", dirs_exist_ok=True)
     tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False))
-    os.replace(tmp, out / "results.json")  # readers never see a half-written file
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(eval_stage.path / "predictions", out / "predictions", dirs_exist_ok=True)
+        tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+        os.replace(tmp, out / "results.json")  # readers never see a half-written file
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        error = environment_error(e, f"could not write the results into {out} (the stages are finished and "
+                                     f"cached in {eval_stage.path.parent.parent})")
+        if error is None:
+            raise
+        raise error from None
     return results

@@ -28,6 +28,9 @@ class SweepSummary(Callback):
                 write_sweep_report(config, quiet=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if not any(Path(config.hydra.sweep.dir).glob("*/results.json")):
+            log.info("no cell of the sweep finished, so there is no grid report")
+            return
         write_sweep_report(config, quiet=False)
 
 

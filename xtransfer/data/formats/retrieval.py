@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Iterator
 
 from xtransfer.data.formats.registry import Record, register_format
+from xtransfer.data.formats.textio import open_text, read_text
 from xtransfer.errors import DataError
 
 EMPTY = {"source": [], "source_id": [], "target": [], "target_id": [], "gold": []}
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open(encoding="utf-8", newline="\n") as f:
+    with open_text(path, newline="") as f:
         for lineno, line in enumerate(f, start=1):
             yield lineno, line.rstrip("\n").rstrip("\r")
 
@@ -70,7 +71,7 @@ def read_xquad_r(path: Path) -> Iterator[Record]:
     import json
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        data = json.loads(read_text(path))["data"]
     except (ValueError, KeyError) as e:
         raise DataError(f"{path}: not SQuAD-format json with a top-level 'data' list ({e})") from e
     number = 0

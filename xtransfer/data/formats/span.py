@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from xtransfer.data.formats.registry import Record, register_format
+from xtransfer.data.formats.textio import read_text
 from xtransfer.errors import DataError
 
 # TyDiQA ids start with the language's English name: "finnish--7633091408814529542-0".
@@ -30,10 +31,9 @@ def tydiqa_language(example_id: str) -> str | None:
 
 def _load(path: Path) -> list:
     try:
-        with path.open(encoding="utf-8") as f:
-            data = json.load(f)
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as e:
-        raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+        raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg}: column {e.colno})") from None
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise DataError(f"{path}: expected SQuAD JSON, an object with a 'data' list of articles")
     return data["data"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 from xtransfer.data.formats.registry import Record, register_format
+from xtransfer.data.formats.textio import open_text
 from xtransfer.errors import DataError
 
 csv.field_size_limit(sys.maxsize)  # SQuAD-sized contexts and long premises exceed the 128 KiB default
@@ -23,7 +24,7 @@ def read_tsv(path: Path) -> Iterator[Record]:
     error at its file:line (load_rows: "no column ..."). A row longer than the header is
     always an error.
     """
-    with path.open(encoding="utf-8", newline="") as f:
+    with open_text(path, newline="") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if not header:
@@ -41,7 +42,7 @@ def read_tsv(path: Path) -> Iterator[Record]:
 @register_format("csv")
 def read_csv(path: Path) -> Iterator[Record]:
     """Comma-separated with a header line and standard quoting (Cosmos QA)."""
-    with path.open(encoding="utf-8", newline="") as f:
+    with open_text(path, newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if not header:
@@ -58,14 +59,14 @@ def read_csv(path: Path) -> Iterator[Record]:
 @register_format("jsonl")
 def read_jsonl(path: Path) -> Iterator[Record]:
     """One JSON object per line (ANLI, HellaSwag, CommonsenseQA, XCOPA)."""
-    with path.open(encoding="utf-8") as f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+                raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg}: column {e.colno})") from None
             if not isinstance(record, dict):
                 raise DataError(f"{path}:{lineno}: expected a JSON object, found {type(record).__name__}")
             yield f"{path}:{lineno}", record

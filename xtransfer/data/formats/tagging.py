@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from xtransfer.data.formats.registry import Record, register_format
+from xtransfer.data.formats.textio import open_text
 from xtransfer.errors import DataError
 
 CONLLU_COLUMNS = 10
@@ -26,7 +27,7 @@ def _sentence(path: Path, start: int, tokens: list[str], tags: list[str]) -> Rec
 def _blocks(path: Path) -> Iterator[tuple[int, list[tuple[int, str]]]]:
     """Blank-line-separated blocks of (line number, line), with the line each block starts at."""
     block: list[tuple[int, str]] = []
-    with path.open(encoding="utf-8") as f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
             line = line.rstrip("\n")
             if line.strip():
@@ -83,7 +84,7 @@ AUTO_LEAF = re.compile(r"\(<L (\S+) \S+ \S+ (\S+) \S+>\)")
 def read_ccg_auto(path: Path) -> Iterator[Record]:
     """CCGbank AUTO files: an `ID=...` line, then the derivation on one line; the leaves in
     order give the tokens and their lexical categories (supertags)."""
-    with path.open(encoding="utf-8") as f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip() or line.startswith("ID="):
                 continue

@@ -1,0 +1,181 @@
+"""The catalogue of bad inputs, part 3: a damaged cache. A finished stage or feature entry lists its
+files (MANIFEST.json: size + blake2b); reuse checks the sizes, the contents when asked or when loading
+fails; a damaged one is reported naming its folder, moved aside (not deleted) and rebuilt."""
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli
+from xtransfer.cache import locking
+from xtransfer.cache.manifest import MANIFEST, problem
+from xtransfer.cache.stages import StageDamaged, StageStore
+from xtransfer.config.build import build_task
+from xtransfer.engine.features import load_features
+
+
+class Builds:
+    """A build that writes a weights file and counts its calls; `vary`: other weights each time (a GPU
+    run is not bit-reproducible)."""
+
+    def __init__(self, vary: bool = False):
+        self.calls, self.vary = 0, vary
+
+    def __call__(self, out: Path) -> dict:
+        self.calls += 1
+        (out / "model").mkdir()
+        (out / "model" / "model.safetensors").write_bytes(b"w" * 63 + bytes([self.calls if self.vary else 0]))
+        return {"acc": 91.5}
+
+
+def aside(path: Path, state: str = "damaged") -> list[Path]:
+    return sorted(path.parent.glob(f"{path.name}.{state}-*"))
+
+
+def flip_a_byte(path: Path, at: int = 10) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def store(tmp_path):
+    return StageStore(tmp_path / "stages")
+
+
+def test_a_finished_stage_lists_its_files_with_sizes_and_hashes(store):
+    stage = store.run("target", "xnli", {"k": 1}, Builds())
+    files = json.loads((stage.path / MANIFEST).read_text())["files"]
+    assert sorted(files) == ["metrics.json", "model/model.safetensors", "stage.yaml"]
+    assert files["model/model.safetensors"][0] == 64 and len(files["model/model.safetensors"][1]) == 32
+
+
+def test_a_truncated_checkpoint_is_reported_moved_aside_and_rebuilt(store, caplog):
+    build = Builds()
+    first = store.run("target", "xnli", {"k": 1}, build)
+    weights = first.path / "model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:20])
+    with caplog.at_level(logging.WARNING):
+        again = StageStore(store.root).run("target", "xnli", {"k": 1}, build)
+    assert build.calls == 2 and not again.reused and again.path == first.path
+    assert problem(again.path, content=True) is None
+    [moved] = aside(first.path)
+    assert (moved / "model" / "model.safetensors").read_bytes() == b"w" * 20  # kept, not deleted
+    assert (f"{first.path} is damaged: model/model.safetensors has 20 bytes, 64 when it was built "
+            f"(truncated or overwritten). Moved it aside to {moved.name}") in caplog.text
+
+
+def test_a_missing_file_is_damage_too(store):
+    build = Builds()
+    first = store.run("target", "xnli", {"k": 1}, build)
+    (first.path / "model" / "model.safetensors").unlink()
+    assert not StageStore(store.root).run("target", "xnli", {"k": 1}, build).reused and build.calls == 2
+
+
+def test_a_corrupt_metrics_json_of_the_same_size_is_found_when_it_fails_to_load(store, caplog):
+    build = Builds()
+    first = store.run("target", "xnli", {"k": 1}, build)
+    metrics = first.path / "metrics.json"
+    metrics.write_text("#" * len(metrics.read_bytes()))
+    with caplog.at_level(logging.WARNING):
+        again = StageStore(store.root).run("target", "xnli", {"k": 1}, build)
+    assert build.calls == 2 and again.metrics == {"acc": 91.5}
+    assert "metrics.json has changed since it was built" in caplog.text and len(aside(first.path)) == 1
+
+
+def test_changed_bytes_of_the_same_size_are_found_when_verifying(store, monkeypatch):
+    build = Builds()
+    first = store.run("target", "xnli", {"k": 1}, build)
+    flip_a_byte(first.path / "model" / "model.safetensors")
+    assert StageStore(store.root).run("target", "xnli", {"k": 1}, build).reused  # sizes only, by default
+    monkeypatch.setattr(locking, "VERIFY_CONTENT", True)  # cache.verify=true
+    assert not StageStore(store.root).run("target", "xnli", {"k": 1}, build).reused and build.calls == 2
+
+
+def test_a_stage_from_before_manifests_is_reused(store):
+    build = Builds()
+    first = store.run("target", "xnli", {"k": 1}, build)
+    (first.path / MANIFEST).unlink()
+    assert StageStore(store.root).run("target", "xnli", {"k": 1}, build).reused and build.calls == 1
+
+
+def test_a_reused_eval_never_hides_a_rebuilt_checkpoint(store, caplog):
+    """The target checkpoint is truncated: it is rebuilt (other weights), and the evaluation of the old
+    one is redone; a rebuild with the same bytes would keep it."""
+    train, evaluate = Builds(vary=True), Builds()
+    target = store.run("target", "xnli", {"k": 1}, train)
+    ev = store.run("eval", "xnli", {"upstream": target.key}, evaluate)
+    (target.path / "model" / "model.safetensors").write_bytes(b"")
+    rerun = StageStore(store.root)
+    target2 = rerun.run("target", "xnli", {"k": 1}, train)
+    with caplog.at_level(logging.WARNING):
+        ev2 = rerun.run("eval", "xnli", {"upstream": target2.key}, evaluate)
+    assert (train.calls, evaluate.calls) == (2, 2) and not ev2.reused and ev2.path == ev.path
+    assert f"{ev.path} is stale: it was built from an earlier build of {target.path}" in caplog.text
+    again = StageStore(store.root)  # and from now on both are reused
+    assert again.run("eval", "xnli", {"upstream": again.run("target", "xnli", {"k": 1}, train).key}, evaluate).reused
+
+
+def test_a_build_that_fails_on_a_damaged_upstream_moves_it_aside(store):
+    """Loading a reused checkpoint fails (same size, other bytes): the upstream is named and set aside."""
+    target = store.run("target", "xnli", {"k": 1}, Builds())
+    flip_a_byte(target.path / "model" / "model.safetensors")
+    rerun = StageStore(store.root)
+    assert rerun.run("target", "xnli", {"k": 1}, Builds()).reused
+
+    def evaluate(out: Path) -> dict:
+        raise ValueError("header too large")  # what safetensors says about a damaged file
+
+    with pytest.raises(StageDamaged, match=rf"stage {target.path} is damaged \(model/model.safetensors has changed"):
+        rerun.run("eval", "xnli", {"upstream": target.key}, evaluate)
+    assert len(aside(target.path)) == 1 and not target.path.exists()
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    from xtransfer.config.schema import TinySpec
+    from xtransfer.engine.modeling import train_tiny_tokenizer
+
+    corpus = tmp_path_factory.mktemp("corpus")
+    (corpus / "en.txt").write_text("a man eats . someone eats . a dog runs .\n" * 30)
+    return train_tiny_tokenizer(TinySpec(tokenizer_files=str(corpus / "*.txt"), vocab_size=60, hidden_size=8,
+                                         num_hidden_layers=1, num_attention_heads=1, intermediate_size=8,
+                                         max_position_embeddings=64, init_seed=0))
+
+
+def nli_task(root: Path):
+    (root / "train.tsv").write_text("gold_label\tsentence1\tsentence2\n" +
+                                    "entailment\ta man eats .\tsomeone eats .\n" * 40)
+    return build_task({"name": "nli", "family": "classification", "languages": ["en"], "max_length": 32,
+                       "labels": ["entailment", "neutral", "contradiction"], "source": "local",
+                       "local": {"format": "tsv", "root": str(root), "files": {"train": "train.tsv"},
+                                 "columns": {"text_a": "sentence1", "text_b": "sentence2", "label": "gold_label"}}})
+
+
+def test_truncated_cached_features_are_rebuilt(tmp_path, tokenizer, caplog):
+    task = nli_task(tmp_path)
+    first = [list(ids) for ids in load_features(task, "train", "en", tokenizer, tmp_path / "cache")["input_ids"]]
+    [arrow] = (tmp_path / "cache" / "features").rglob("*.arrow")
+    arrow.write_bytes(arrow.read_bytes()[:100])
+    with caplog.at_level(logging.WARNING):
+        again = load_features(task, "train", "en", tokenizer, tmp_path / "cache")
+    assert [list(ids) for ids in again["input_ids"]] == first and len(first) == 40
+    assert f"{arrow.parent.parent} is damaged: data/{arrow.name} has 100 bytes" in caplog.text
+
+
+def test_verify_cli_lists_damage_and_repair_moves_it_aside(store):
+    good = store.run("target", "xnli", {"k": 1}, Builds())
+    bad = store.run("target", "xnli", {"k": 2}, Builds())
+    flip_a_byte(bad.path / "model" / "model.safetensors")
+    proc = cli("xtransfer.cache", "verify", str(store.root))
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.splitlines() == [
+        f"damaged: {bad.path}: model/model.safetensors has changed since it was built (its content hash differs)",
+        f"2 finished entries checked under {store.root}: 1 damaged",
+        f"repair: python -m xtransfer.cache verify --repair {store.root}"]
+    repair = cli("xtransfer.cache", "verify", "--repair", str(store.root))
+    assert repair.returncode == 0 and "moved aside to" in repair.stdout
+    assert not bad.path.exists() and len(aside(bad.path)) == 1 and problem(good.path, content=True) is None
+    assert cli("xtransfer.cache", "verify", str(store.root)).returncode == 0
+    assert cli("xtransfer.cache", "verify", str(store.root / "nowhere")).returncode == 2
