@@ -183,6 +183,20 @@ def build_mlm(node: Any) -> MlmSpec | None:
     return MlmSpec(raw.mode, part, optim, sampling)
 
 
+SELECT_ON = {"eval_task": "the eval task's English dev split", "train_task": "the train task's English dev split"}
+
+
+def check_select_on(target: TargetSpec) -> None:
+    """select_on names whose dev split selects; the old values eval|train are refused with their new names."""
+    renamed = {"eval": "eval_task", "train": "train_task"}
+    if target.select_on in renamed:
+        raise ConfigError(f"target '{target.name}': select_on: {target.select_on} was renamed; use "
+                          f"target.select_on={renamed[target.select_on]} ({SELECT_ON[renamed[target.select_on]]})")
+    if target.select_on not in SELECT_ON:
+        raise ConfigError(f"target '{target.name}': select_on must be one of "
+                          f"{', '.join(f'{k} ({v})' for k, v in SELECT_ON.items())}; got {target.select_on!r}")
+
+
 def build_target(node: Any) -> TargetSpec:
     data = dict(to_dict(node))
     translated_node = data.pop("translated_task", None)
@@ -196,8 +210,8 @@ def build_target(node: Any) -> TargetSpec:
         raise ConfigError(f"target '{target.name}': languages {unknown} are not in task "
                           f"'{target.eval_task.name}' (it has {target.eval_task.languages})")
     train = target.train_task
-    if train is not None and target.select_on not in ("eval", "train"):
-        raise ConfigError(f"target '{target.name}': select_on must be 'eval' or 'train', got '{target.select_on}'")
+    if train is not None:
+        check_select_on(target)
     if train is not None and not target.train_language:
         raise ConfigError(f"target '{target.name}': train_language is missing; the language whose training data "
                           f"the target trains on zero-shot (en)")
@@ -216,7 +230,7 @@ def build_target(node: Any) -> TargetSpec:
     translated = None
     if translated_node is not None and any(lang not in train.languages for lang in languages):
         translated = build_task(translated_node, "target.translated_task")  # only built when used (may be local-only)
-    val_task = target.eval_task if target.select_on == "eval" else train
+    val_task = target.eval_task if target.select_on == "eval_task" else train
     part = train_part(train, languages, translated, f"target '{target.name}'", val_task, target.train_language)
     return dataclasses.replace(target, translated_task=translated, part=part)
 

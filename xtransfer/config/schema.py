@@ -127,6 +127,8 @@ class OptimSpec:
     max_train_examples: int | None
     max_val_examples: int | None
     select_best: bool
+    val_every_n_steps: int | None  # validate every N optimizer steps (and once at the end); None: once per epoch
+    patience: int | None           # stop after this many validations without a better dev score; None: never
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,7 @@ class TargetSpec:
     languages: list[str]
     eval_splits: list[str]
     train_language: str | None = None   # training targets: the zero-shot source language (conf/target/*.yaml)
-    select_on: str | None = None        # training targets: eval | train, whose English dev split picks the best epoch
+    select_on: str | None = None        # training targets: eval_task | train_task, whose English dev split selects
     embedding: EmbeddingSpec | None = None   # retrieval targets (no train_task): how to embed sentences
     train_languages: list[str] | str | None = None  # train on these languages' data; all: every eval language;
                                                     # None: [train_language] (zero-shot)
