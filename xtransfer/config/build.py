@@ -29,6 +29,10 @@ def build_task(node: Any, where: str = "task") -> TaskSpec:
     )
     if spec.source not in ("hub", "local"):
         raise ConfigError(f"task '{name}': source must be 'hub' or 'local', got '{spec.source}'")
+    hub = spec.hub
+    if hub is not None and ((hub.splits is not None) == (hub.files is not None) or (hub.format is None) != (hub.files is None)):
+        raise ConfigError(f"task '{name}'.hub: give either `splits` (rows through datasets) or `format` and "
+                          f"`files` (raw files of the repo, read like local files)")
     if not spec.parts and getattr(spec, spec.source) is None:
         raise ConfigError(f"task '{name}' has no '{spec.source}' source block; use the other source "
                           f"(data=hub or data=local) or add one to conf/task/{name}.yaml")

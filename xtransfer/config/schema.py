@@ -64,11 +64,15 @@ class Source:
 
 @dataclass(frozen=True, kw_only=True)
 class HubSource(Source):
-    """A dataset on the Hugging Face Hub. `name` and split names may contain {lang}."""
-    path: str
-    revision: str
-    splits: dict[str, str | list[str]]
+    """A dataset on the Hugging Face Hub: rows through `datasets` (`splits`, `name`), or raw release
+    files of a dataset repo read by a local format reader (`format`, `files`: split -> patterns in the
+    repo, like LocalSource.files). `name`, split names and file patterns may contain {lang}."""
+    path: str | None                     # None: no hub copy is pinned (the task's YAML says why)
+    revision: str | None
+    splits: dict[str, str | list[str]] | None = None
     name: str | dict[str, str] | None = None   # a {lang} template or a language -> config map
+    format: str | None = None
+    files: dict[str, str | list[str]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,7 +48,9 @@ def _glob(pattern: Path) -> list[Path]:
     pattern itself, so that reading it reports the missing file."""
     if not any(c in str(pattern) for c in "*?["):
         return [pattern]
-    return sorted(Path(pattern.anchor).glob(str(pattern.relative_to(pattern.anchor)))) or [pattern]
+    # by file name, then path: XTREME concatenates a language's UD treebanks in file-name order
+    matches = Path(pattern.anchor).glob(str(pattern.relative_to(pattern.anchor)))
+    return sorted(matches, key=lambda p: (p.name, str(p))) or [pattern]
 
 
 def _local_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
@@ -61,10 +63,52 @@ def _local_records(task: TaskSpec, split: str, language: str) -> Iterator[Record
         yield from reader_for(task.local.format)(path)
 
 
+def hub_file_patterns(task: TaskSpec, split: str, language: str) -> list[str]:
+    """A raw-file hub source's file patterns for one split and language (paths inside the repo)."""
+    if split not in task.hub.files:
+        raise DataError(f"task '{task.name}' has no '{split}' split on the hub (it has {sorted(task.hub.files)})")
+    return [f.format(lang=language) for f in _listify(task.hub.files[split])]
+
+
+def no_hub_repo(task: TaskSpec) -> DataError:
+    local = (f"or read local files: source=local on those nodes (e.g. target.eval_task.source=local), with "
+             f"{task.local.files} under {task.local.root}" if task.local else
+             f"or add a local block to conf/task/{task.name}.yaml")
+    return DataError(f"task '{task.name}': no Hub repository is pinned for its data (hub.path is null; "
+                     f"conf/task/{task.name}.yaml says why). Name a Hub dataset repo that holds its files on every "
+                     f"node that uses the task (e.g. target.train_task.hub.path=<repo> "
+                     f"target.train_task.hub.revision=<commit>, and target.eval_task.hub.*), {local}")
+
+
+def _hub_file_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
+    """Raw release files of a Hub dataset repo, fetched at the pinned revision and read by the same
+    reader as local files: the rows are those of the same files read locally."""
+    from huggingface_hub import snapshot_download
+
+    hub, patterns = task.hub, hub_file_patterns(task, split, language)
+    try:
+        root = Path(snapshot_download(hub.path, repo_type="dataset", revision=hub.revision, allow_patterns=patterns))
+    except Exception as e:  # offline, missing revision: all end the same way
+        raise DataError(f"could not fetch {patterns} from the Hugging Face Hub dataset {hub.path} @ {hub.revision} "
+                        f"({type(e).__name__}: {e}). Offline? Copy the files to a folder and run with data=local "
+                        f"data.root=<folder>") from None
+    for pattern in patterns:
+        for path in _glob(root / pattern):
+            if not path.is_file():
+                raise DataError(f"{hub.path} @ {hub.revision} has no file {pattern} (task '{task.name}', split "
+                                f"'{split}', language '{language}')")
+            yield from reader_for(hub.format)(path)
+
+
 def _hub_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
     import datasets
 
     hub = task.hub
+    if hub.path is None:
+        raise no_hub_repo(task)
+    if hub.format is not None:
+        yield from _hub_file_records(task, split, language)
+        return
     if split not in hub.splits:
         raise DataError(f"task '{task.name}' has no '{split}' split on the hub (it has {sorted(hub.splits)})")
     # name: a {lang} template, or a language -> config map (google/xtreme's udpos.<EnglishName>)
