@@ -98,12 +98,16 @@ class TaskSpec:
     parts: dict[str, "TaskSpec"] = field(default_factory=dict)  # a union task: every split concatenates its parts
     options: dict[str, Any] = field(default_factory=dict)  # family-specific settings (e.g. doc_stride)
     main_metric: str | None = None       # overrides the family's main metric (the score and epoch selection)
+    local_splits: list[str] = field(default_factory=list)  # read from local files even when source=hub
 
     def describe(self) -> dict[str, Any]:
         """What determines this task's rows and features (stage keys hash this)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         # Only the active source matters; the other one is just an alternative.
-        out.pop("local" if self.source == "hub" else "hub")
+        if self.source == "local":
+            out.pop("hub")
+        elif not self.local_splits:   # a hub task reads local files only for its local_splits
+            out.pop("local")
         out.pop("languages")  # which languages a stage uses is recorded by the stage itself
         if out.get("local"):
             # Where the files are does not matter, their bytes do (data_fingerprint hashes them).
@@ -200,6 +204,7 @@ class IntermediateSpec:
     parts: tuple[TrainPart, ...]    # single: one; multitask: trained together; sequential: one stage each, in order
     optim: OptimSpec
     sampling: SamplingSpec | None = None   # multitask: how steps draw tasks
+    allow_missing: bool = False            # multitask: tasks whose data is missing are left out (else an error)
 
 
 @dataclass(frozen=True)
@@ -234,6 +239,7 @@ class TargetSpec:
                                                     # None: [train_language] (zero-shot)
     translated_task: TaskSpec | None = None   # train data for languages train_task lacks (translate-train)
     part: TrainPart | None = None             # built from the above: what target training reads
+    oracle_threshold: bool = False            # bucc: tune the threshold on the scored (test) data itself
 
     @property
     def setting(self) -> str:

@@ -19,8 +19,9 @@ from xtransfer.cache.stages import Stage, StageStore
 from xtransfer.config.build import build_cell
 from xtransfer.config.labels import cell_tags
 from xtransfer.config.schema import CellSpec
+from xtransfer.engine.retrieval import threshold_provenance
 from xtransfer.engine.train import Start
-from xtransfer.pipeline import tracking
+from xtransfer.pipeline import preflight, tracking
 from xtransfer.pipeline.chain import (evaluation_stage, pretrained_start, retrieval_stage, train_stage,
                                       training_chain)
 from xtransfer.pipeline.demo_data import ensure_demo_data
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Entry point for Hydra and for tests: build the cell from the config and run it."""
     cell = build_cell(cfg)
+    if cell.demo_data_root:
+        ensure_demo_data(Path(cell.demo_data_root))
+    cell = preflight.checked(cell)   # every local file it needs, before anything trains
     config = OmegaConf.to_container(cfg, resolve=True)
     tags = cell_tags(cell)
     logger = tracking.build_logger(cell, config, run_name="_".join(f"{v}" for v in tags.values()))
@@ -89,6 +93,7 @@ def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_pa
         "train_languages": cell.target.part.languages if cell.target.part else [],
         "score": round(ev["averages"][score_split][ev["main_metric"]], 4),
         "score_split": score_split,
+        "scores": {split: round(values[ev["main_metric"]], 4) for split, values in ev["averages"].items()},
         "main_metric": ev["main_metric"],
         "languages": cell.target.languages,
         "metrics": ev["metrics"],
@@ -96,6 +101,10 @@ def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_pa
         "stages": [s.record() for s in stages],
         "predictions": "predictions",
     }
+    threshold = threshold_provenance(cell.target)
+    if threshold is not None:   # BUCC: where the mining threshold came from, always
+        results["threshold"] = threshold
+        results["oracle_threshold"] = threshold["oracle"]
     shutil.copytree(eval_stage.path / "predictions", out / "predictions", dirs_exist_ok=True)
     tmp = out / "results.json.tmp"
     tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False))
