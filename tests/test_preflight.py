@@ -65,31 +65,50 @@ def demo_without_ccg(workspace, tmp_path) -> Path:
     return copy
 
 
-def test_grid_with_missing_files_stops_before_anything_trains(demo_without_ccg, tmp_path):
-    outputs = tmp_path / "out"
-    proc = xtransfer("-m", "experiment=phang2020", "offline=demo", f"data.root={demo_without_ccg}", "logger=none",
-                     "intermediate=none,ccg,multitask", "target=tatoeba", outputs=outputs)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 2, output[-3000:]
-    assert "preflight: 2 of 3 cells lack data, so nothing was trained." in output
+def grid_check(tmp_path, overrides, sweep):
+    """check_grid on the master config of `python -m xtransfer.run -m <overrides> <sweep axes>`."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+    from xtransfer.config import CONF_DIR
+    from xtransfer.pipeline.grid_check import check_grid
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[f"paths.outputs_root={tmp_path / 'out'}", "logger=none", *overrides],
+                      return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.hydra.sweeper.params = sweep
+        HydraConfig.instance().set_config(cfg)
+        return check_grid(cfg)
+
+
+def test_grid_with_missing_files_lists_every_one_before_anything_trains(demo_without_ccg, tmp_path):
+    output = grid_check(tmp_path, ["experiment=phang2020", "offline=demo", f"data.root={demo_without_ccg}"],
+                        {"intermediate": "none,ccg,multitask", "target": "tatoeba"})
+    assert output.startswith("preflight: 2 of 3 cells lack data, so nothing was trained.")
     auto = demo_without_ccg / "ccgbank_1_1" / "data" / "AUTO"
     for section in CCG_TRAIN:
         assert f"missing file {auto / section / '*.auto'} (task 'ccg', split 'train', language 'en')" in output
     assert f"missing file {auto / '00' / '*.auto'} (task 'ccg', split 'validation', language 'en')" in output
     assert "needed by 2 cells: intermediate=ccg, intermediate=multitask" in output
-    assert "Traceback" not in output and not (outputs / "cache").exists() and not list(outputs.rglob("results.json"))
+    assert "or train multitask without it: intermediate.allow_missing=true" in output
+    assert not (tmp_path / "out" / "cache").exists()   # nothing built, nothing tokenized
+    assert grid_check(tmp_path, ["experiment=phang2020", "offline=demo", f"data.root={demo_without_ccg}"],
+                      {"intermediate": "none,mnli", "target": "tatoeba"}) is None
 
 
 @pytest.mark.slow
 def test_the_whole_study_grid_stops_with_every_missing_ccg_file(demo_without_ccg, tmp_path):
+    # the command of issue 15's "done when", as a user runs it
     proc = xtransfer("-m", "experiment=phang2020", "offline=demo", f"data.root={demo_without_ccg}", "logger=none",
                      outputs=tmp_path / "out")
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2 and "preflight: 18 of 99 cells lack data, so nothing was trained." in output
     assert all(f"AUTO/{section}/*.auto" in output for section in [*CCG_TRAIN, "00"])
-    assert not (tmp_path / "out" / "cache").exists()
+    assert "Traceback" not in output and not (tmp_path / "out" / "cache").exists()
+    assert not list((tmp_path / "out").rglob("results.json"))
 
 
+@pytest.mark.slow
 def test_preflight_false_skips_the_grid_check_and_the_cell_still_fails_before_training(demo_without_ccg, tmp_path):
     outputs = tmp_path / "out"
     proc = xtransfer("-m", "experiment=phang2020", "offline=demo", f"data.root={demo_without_ccg}", "logger=none",
@@ -101,14 +120,33 @@ def test_preflight_false_skips_the_grid_check_and_the_cell_still_fails_before_tr
     assert not list((outputs / "cache" / "stages").glob("intermediate/*"))
 
 
+def test_preflight_false_checks_nothing(caplog):
+    from omegaconf import OmegaConf
+    from xtransfer.pipeline.grid_check import Preflight
+    with caplog.at_level(logging.INFO):
+        Preflight().on_multirun_start(OmegaConf.create({"preflight": False}))   # no grid: it would fail to expand
+    assert "preflight=false: the grid's data is not checked up front" in caplog.text
+
+
 def test_hub_grid_offline_names_every_uncached_dataset_and_the_bucc_dev_set(tmp_path, monkeypatch):
+    import datasets.config
+    from huggingface_hub import constants
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+    from xtransfer.config import CONF_DIR
+    from xtransfer.pipeline.grid_check import check_grid
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets"))
-    proc = xtransfer("-m", "target=xnli,bucc", "logger=none", outputs=tmp_path / "out")
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 2, output[-3000:]
-    assert "preflight: 2 of 2 cells lack data" in output
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "datasets"))
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):   # the master config of `-m target=xnli,bucc`
+        cfg = compose("config", overrides=[f"paths.outputs_root={tmp_path / 'out'}", "logger=none"],
+                      return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.hydra.sweeper.params = {"target": "xnli,bucc"}
+        HydraConfig.instance().set_config(cfg)
+        output = check_grid(cfg)
+    assert output.startswith("preflight: 2 of 2 cells lack data")
     for dataset, task in [("nyu-mll/glue", "mnli"), ("facebook/xnli", "xnli"), ("mteb/BUCC", "bucc")]:
         assert f"hub dataset {dataset} @ " in output and f"(task '{task}'): not in the local Hugging Face " \
             f"cache, and HF_HUB_OFFLINE is set (offline)" in output
@@ -116,6 +154,7 @@ def test_hub_grid_offline_names_every_uncached_dataset_and_the_bucc_dev_set(tmp_
     assert f"missing file {sample} (task 'bucc', split 'validation', language 'de') (read from local files " \
            f"even with data=hub: no hub copy has it)" in output
     assert "target.oracle_threshold=true" in output and "comparable.limsi.fr/bucc2018" in output
+    assert "needed by 1 cell: target=bucc" in output and "needed by 1 cell: target=xnli" in output
 
 
 def test_hub_probe_uses_the_cache_then_the_network_once(tmp_path, monkeypatch):
