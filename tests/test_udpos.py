@@ -148,3 +148,19 @@ def test_real_german_gsd_sample_fuses_its_nine_contractions():
     # in/an/zu (ADP) and dem (DET) both hang from the noun; the default list ranks ADP first
     assert sorted(fused) == sorted([("im", "ADP")] * 2 + [("Im", "ADP")] * 2 + [("am", "ADP")] * 2
                                    + [("zum", "ADP")] * 3)
+
+
+def test_real_sample_gives_identical_rows_from_the_hub_and_from_local_files(tmp_path, monkeypatch):
+    import huggingface_hub
+    sample = SHARED_DATA / "ud-sample" / "de_gsd-ud-dev.first60.conllu"
+    if not sample.is_file():
+        pytest.skip("../shared/data/ud-sample is absent")
+    folder = tmp_path / "repo" / "ud-treebanks-v2.5" / "UD_German-GSD"
+    folder.mkdir(parents=True)
+    (folder / "de_gsd-ud-dev.conllu").write_bytes(sample.read_bytes())   # a temporary copy, outside the repo
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: str(tmp_path / "repo"))
+    hub = udpos(tmp_path, "data=hub", "target.eval_task.hub.path=someone/ud-2.5", "target.eval_task.hub.revision=0")
+    local = udpos(tmp_path, "data=local", f"data.root={tmp_path / 'repo'}")
+    rows_hub = load_rows(hub, "validation", "de", TAGGING.normalize)
+    assert rows_hub == load_rows(local, "validation", "de", TAGGING.normalize)
+    assert len(rows_hub) == 60 and sum(len(r["tokens"]) for r in rows_hub) == 775

@@ -62,7 +62,8 @@ class HubProbe:
 
 
 def in_local_cache(path: str, revision: str | None) -> bool:
-    """Files of this revision in the Hub cache, or a dataset `datasets` prepared from it."""
+    """Files of this revision in the Hub cache, or a dataset `datasets` prepared from this repo (any
+    config or revision: the datasets cache does not name them in its folder names, so this is a hint)."""
     import datasets.config
     from huggingface_hub import constants
     snapshots = Path(constants.HF_HUB_CACHE) / f"datasets--{path.replace('/', '--')}" / "snapshots"
