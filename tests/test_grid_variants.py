@@ -110,6 +110,10 @@ def test_training_chains(tmp_path):
     cell, stages = chain(tmp_path, ["intermediate=mnli_mt"])
     assert stages[0][2][0][1] == ["ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
     assert [task.name for task, _ in cell.intermediate.parts[0].sources][:5] == ["xnli_mt"] * 4 + ["mnli"]
+    cell, stages = chain(tmp_path, ["intermediate=squad_mt"])
+    assert cell.intermediate.name == "squad_mt" and stages[0][:2] == ("intermediate", "squad")
+    assert [(t.name, l) for t, l in cell.intermediate.parts[0].sources] == [("squad", "en")] + [
+        ("squad_mt", l) for l in ["ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh"]]
 
 
 def test_translate_train_reads_translated_or_native_train_data(tmp_path):
@@ -185,6 +189,21 @@ def test_translate_train_cell_records_its_setting(workspace):
     assert json.loads((Path(target["path"]) / "metrics.json").read_text())["train_examples"] == {"mnli": 300}
 
 
+def test_translated_squad_intermediate_validates_every_n_steps(workspace):
+    results = cell_run(workspace, "squad-mt", ["intermediate=squad_mt", "target=tatoeba", "target.languages=[deu]",
+                                               "intermediate.optim.val_every_n_steps=3"])
+    assert results["intermediate"] == "squad_mt"
+    stage = next(s for s in results["stages"] if s["kind"] == "intermediate")
+    assert yaml_payload(stage)["optim"]["val_every_n_steps"] == 3   # part of the stage key
+    metrics = json.loads((Path(stage["path"]) / "metrics.json").read_text())
+    steps = metrics["steps"]
+    assert metrics["train_examples"] == {"squad": 300} and steps == 10   # 300 windows, 32 per step (the demo)
+    # every 3 optimizer steps, then once more at the end (jiant); the best of them is kept
+    assert [step for step, _ in metrics["validations"]] == [3, 6, 9, 10]
+    best = max(metrics["validations"], key=lambda v: v[1])
+    assert metrics["best_step"] == best[0] and metrics["val_score_best"] == pytest.approx(best[1], abs=1e-4)
+
+
 # -- presets ----------------------------------------------------------------------------------
 
 def sweep(cfg) -> dict[str, list[str]]:
@@ -223,17 +242,3 @@ def test_presets_define_their_sweep_and_run_offline_with_one_override(preset, ax
         assert cell.intermediate.name == "mnli>squad>hellaswag"
         cell = build_cell(compose_cfg(["experiment=sequential", "intermediate=multitask"], tmp_path))
         assert cell.intermediate.name == "multitask[mnli,squad,hellaswag]"
-
-
-def test_multitask_skips_a_task_whose_files_are_missing(workspace, caplog):
-    from xtransfer.errors import DataError
-    from xtransfer.pipeline.chain import available
-    from xtransfer.pipeline.demo_data import ensure_demo_data
-    ensure_demo_data(workspace / "demo_data")
-    cell = build_cell(compose_cfg(["experiment=demo", "intermediate=multitask", "intermediate.tasks=[mnli,cosmosqa]",
-                                   "intermediate.catalog.cosmosqa.local.root=/nowhere"], workspace))
-    kept = available(cell.intermediate.parts)
-    assert [p.task.name for p in kept] == ["mnli"]
-    assert "skipping task 'cosmosqa'" in caplog.text and "/nowhere" in caplog.text
-    with pytest.raises(DataError, match=r"none of the tasks \['cosmosqa'\] has its data here"):
-        available(cell.intermediate.parts[1:])

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from transformers import XLMRobertaConfig, XLMRobertaModel
 
 from tests.conftest import FAST, SHARED_DATA, compose_cfg
-from xtransfer.pipeline import cell as pipeline
+from xtransfer.pipeline.cell import run
 from xtransfer.config import CONF_DIR
 from xtransfer.data.sources import load_rows
 from xtransfer.errors import DataError
@@ -364,7 +364,7 @@ def test_accuracy_and_predictions_in_xcopa_jsonl(tmp_path):
 def test_demo_cell_hellaswag_to_xcopa(workspace):
     cfg = compose_cfg([*FAST, "intermediate=hellaswag", "target=xcopa", "target.optim.epochs=2",
                        "target.optim.max_train_examples=1500"], workspace, job="mc-hellaswag-xcopa")
-    results = pipeline.run(cfg)
+    results = run(cfg)
     langs = ["et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh"]
     assert results["languages"] == langs and results["main_metric"] == "acc"
     assert set(results["metrics"]["test"]) == set(langs)

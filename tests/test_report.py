@@ -228,3 +228,20 @@ def test_a_malformed_results_json_is_listed_not_fatal(grid_sweep):
     assert f"| m / squad / xnli / seed 0 | `{bad / 'results.json'}` | unreadable results.json: missing keys " \
            "['intermediate', 'target', 'seed', 'score_split', 'main_metric', 'metrics'] |" \
            in (grid_sweep / "report.md").read_text()
+
+
+def test_split_dev_scores_every_cell_on_its_dev_split_and_lists_cells_without_one(tmp_path):
+    sweep = tmp_path / "sweep"
+    write_cell(sweep / "0_none", "none", "xnli", 0, 61.0, scores={"validation": 58.5, "test": 61.0})
+    write_cell(sweep / "1_mnli", "mnli", "xnli", 0, 66.0, scores={"validation": 64.0, "test": 66.0})
+    write_cell(sweep / "2_none", "none", "xquad", 0, 70.0, scores={"test": 70.0})   # scored on test only
+    dev = write_report([sweep], tmp_path / "dev", split="dev")
+    md = (tmp_path / "dev" / "report.md").read_text()
+    assert "Scores on the **dev** split" in md and dev.n_cells == 2 and dev.n_problems == 1
+    assert "| none | 58.50 | — | — |" in md and "| mnli | 64.00 | — | — |" in md   # dev, not test
+    assert "| mnli | +5.50 | — | — |" in md and "#### xnli (validation, acc)" in md
+    assert "no dev score (scored on ['test'])" in md
+    test = write_report([sweep], tmp_path / "test")   # the default: test, every cell
+    assert test.n_cells == 3 and "| none | 61.00 | 70.00 | 65.50 |" in (tmp_path / "test" / "report.md").read_text()
+    assert main([str(sweep), "--out", str(tmp_path / "cli"), "--split", "dev"]) == 0
+    assert "| none | 58.50 | — | — |" in (tmp_path / "cli" / "report.md").read_text()

@@ -14,7 +14,7 @@ from xtransfer.config.labels import intermediate_label
 from xtransfer.config.schema import (CacheSpec, CellSpec, EmbeddingSpec, HubSource, IntermediateSpec, LocalSource, LoggerSpec,
                                      MlmSpec, ModelSpec, OptimSpec, RuntimeSpec, SamplingSpec, TargetSpec, TaskSpec,
                                      TinySpec, TrainPart, build_spec, to_dict)
-from xtransfer.errors import ConfigError
+from xtransfer.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,13 @@ def build_task(node: Any, where: str = "task") -> TaskSpec:
         local=lambda d: build_spec(LocalSource, d, f"task '{name}'.local"),
         parts=lambda d: {k: build_task(v, f"{where}.parts.{k}") for k, v in d.items()},
     )
+    hub = spec.hub
+    if hub is not None and ((hub.splits is not None) == (hub.files is not None) or (hub.format is None) != (hub.files is None)):
+        raise ConfigError(f"task '{name}'.hub: give either `splits` (rows through datasets) or `format` and "
+                          f"`files` (raw files of the repo, read like local files)")
+    if spec.local_splits and spec.local is None:
+        raise ConfigError(f"task '{name}': local_splits {spec.local_splits} are read from local files, but the "
+                          f"task has no local block")
     if not spec.parts and getattr(spec, spec.source) is None:
         raise ConfigError(f"task '{name}' has no '{spec.source}' source block; use the other source "
                           f"(data=hub or data=local) or add one to conf/task/{name}.yaml")
@@ -57,6 +64,7 @@ class _IntermediateConfig:
     study_tasks: list[str] | None = None # multitask: the study's task set (labelled plain `multitask`)
     catalog: dict[str, Any] | None = None
     sampling: Any = None                 # multitask: SamplingSpec (conf/sampling/default.yaml)
+    allow_missing: bool = False          # multitask: train without the tasks whose data is missing
 
 
 def train_part(task: TaskSpec, languages: list[str], translated: TaskSpec | None, where: str,
@@ -119,15 +127,25 @@ def build_intermediate(node: Any) -> IntermediateSpec | None:
         try:
             task = build_task(catalog[name], f"intermediate.catalog.{name}")
         except ConfigError as e:
-            if raw.mode == "sequential":
+            if raw.mode != "multitask":
                 raise
-            log.warning("multitask: skipping task '%s': %s", name, e)  # its data is not available here
+            if not raw.allow_missing:
+                raise DataError(f"{e}\n  {without_hint(raw.name, name, raw.tasks)}") from None
+            log.warning("multitask: training without task '%s' (intermediate.allow_missing=true): %s", name, e)
             continue
         parts.append(train_part(task, [task.languages[0]], None, f"intermediate task '{name}'"))
     if not parts:
-        raise ConfigError(f"intermediate '{raw.name}': none of the tasks {raw.tasks} has data available")
-    label = intermediate_label(raw.name, raw.mode, raw.tasks, study_tasks=raw.study_tasks)
-    return IntermediateSpec(label, raw.mode, tuple(parts), optim, sampling)
+        raise DataError(f"intermediate '{raw.name}': none of the tasks {raw.tasks} has data available")
+    trained = [part.task.name for part in parts]   # with allow_missing, the label names the tasks trained
+    label = intermediate_label(raw.name, raw.mode, trained, study_tasks=raw.study_tasks)
+    return IntermediateSpec(label, raw.mode, tuple(parts), optim, sampling, allow_missing=raw.allow_missing)
+
+
+def without_hint(name: str, task: str, tasks: list[str]) -> str:
+    """How to run a multi-task intermediate without one of its tasks."""
+    others = ",".join(t for t in tasks if t != task)
+    return (f"Provide task '{task}'s data, or train {name} without it: intermediate.allow_missing=true "
+            f"(the label then names the tasks trained), or intermediate.tasks=[{others}]")
 
 
 @dataclass(frozen=True)
@@ -160,6 +178,20 @@ def build_mlm(node: Any) -> MlmSpec | None:
     return MlmSpec(raw.mode, part, optim, sampling)
 
 
+SELECT_ON = {"eval_task": "the eval task's English dev split", "train_task": "the train task's English dev split"}
+
+
+def check_select_on(target: TargetSpec) -> None:
+    """select_on names whose dev split selects; the old values eval|train are refused with their new names."""
+    renamed = {"eval": "eval_task", "train": "train_task"}
+    if target.select_on in renamed:
+        raise ConfigError(f"target '{target.name}': select_on: {target.select_on} was renamed; use "
+                          f"target.select_on={renamed[target.select_on]} ({SELECT_ON[renamed[target.select_on]]})")
+    if target.select_on not in SELECT_ON:
+        raise ConfigError(f"target '{target.name}': select_on must be one of "
+                          f"{', '.join(f'{k} ({v})' for k, v in SELECT_ON.items())}; got {target.select_on!r}")
+
+
 def build_target(node: Any) -> TargetSpec:
     data = dict(to_dict(node))
     translated_node = data.pop("translated_task", None)
@@ -173,11 +205,17 @@ def build_target(node: Any) -> TargetSpec:
         raise ConfigError(f"target '{target.name}': languages {unknown} are not in task "
                           f"'{target.eval_task.name}' (it has {target.eval_task.languages})")
     train = target.train_task
-    if train is not None and target.select_on not in ("eval", "train"):
-        raise ConfigError(f"target '{target.name}': select_on must be 'eval' or 'train', got '{target.select_on}'")
+    if train is not None:
+        check_select_on(target)
     if train is not None and not target.train_language:
         raise ConfigError(f"target '{target.name}': train_language is missing; the language whose training data "
                           f"the target trains on zero-shot (en)")
+    if target.oracle_threshold:
+        tune = target.eval_task.options.get("threshold_split")
+        if target.eval_task.options.get("scorer") != "bucc":
+            raise ConfigError(f"target '{target.name}': oracle_threshold applies to bucc only (a tuned threshold)")
+        # the threshold comes from the data it scores, so the dev set it would come from is not read
+        target = dataclasses.replace(target, eval_splits=[s for s in target.eval_splits if s != tune])
     if train is None:
         if target.embedding is None:
             raise ConfigError(f"target '{target.name}' has no train_task: it needs an `embedding:` block (retrieval)")
@@ -193,7 +231,7 @@ def build_target(node: Any) -> TargetSpec:
     translated = None
     if translated_node is not None and any(lang not in train.languages for lang in languages):
         translated = build_task(translated_node, "target.translated_task")  # only built when used (may be local-only)
-    val_task = target.eval_task if target.select_on == "eval" else train
+    val_task = target.eval_task if target.select_on == "eval_task" else train
     part = train_part(train, languages, translated, f"target '{target.name}'", val_task, target.train_language)
     return dataclasses.replace(target, translated_task=translated, part=part)
 

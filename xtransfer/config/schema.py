@@ -68,12 +68,16 @@ class Source:
 
 @dataclass(frozen=True, kw_only=True)
 class HubSource(Source):
-    """A dataset on the Hugging Face Hub. `name` and split names may contain {lang}."""
-    path: str
-    revision: str
-    splits: dict[str, str | list[str]]
+    """A dataset on the Hugging Face Hub: rows through `datasets` (`splits`, `name`), or raw release
+    files of a dataset repo read by a local format reader (`format`, `files`: split -> patterns in the
+    repo, like LocalSource.files). `name`, split names and file patterns may contain {lang}."""
+    path: str | None                     # None: no hub copy is pinned (the task's YAML says why)
+    revision: str | None
+    splits: dict[str, str | list[str]] | None = None
     name: str | dict[str, str] | None = None   # a {lang} template or a language -> config map
     data_files: str | None = None   # a parquet export's files of a split: a pattern with {split} (the hub split name)
+    format: str | None = None
+    files: dict[str, str | list[str]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,12 +103,16 @@ class TaskSpec:
     parts: dict[str, "TaskSpec"] = field(default_factory=dict)  # a union task: every split concatenates its parts
     options: dict[str, Any] = field(default_factory=dict)  # family-specific settings (e.g. doc_stride)
     main_metric: str | None = None       # overrides the family's main metric (the score and epoch selection)
+    local_splits: list[str] = field(default_factory=list)  # read from local files even when source=hub
 
     def describe(self) -> dict[str, Any]:
         """What determines this task's rows and features (stage keys hash this)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         # Only the active source matters; the other one is just an alternative.
-        out.pop("local" if self.source == "hub" else "hub")
+        if self.source == "local":
+            out.pop("hub")
+        elif not self.local_splits:   # a hub task reads local files only for its local_splits
+            out.pop("local")
         out.pop("languages")  # which languages a stage uses is recorded by the stage itself
         if out.get("local"):
             # Where the files are does not matter, their bytes do (data_fingerprint hashes them).
@@ -132,6 +140,8 @@ class OptimSpec:
     max_train_examples: int | None = setting(ge=1)
     max_val_examples: int | None = setting(ge=1)
     select_best: bool
+    val_every_n_steps: int | None = setting(ge=1)  # validate every N optimizer steps (and once at the end); None: once per epoch
+    patience: int | None = setting(ge=1)  # stop after this many validations without a better dev score; None: never
 
 
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")  # auto: engine/train.py
@@ -202,6 +212,7 @@ class IntermediateSpec:
     parts: tuple[TrainPart, ...]    # single: one; multitask: trained together; sequential: one stage each, in order
     optim: OptimSpec
     sampling: SamplingSpec | None = None   # multitask: how steps draw tasks
+    allow_missing: bool = False            # multitask: tasks whose data is missing are left out (else an error)
 
 
 @dataclass(frozen=True)
@@ -230,13 +241,13 @@ class TargetSpec:
     languages: list[str]
     eval_splits: list[str]
     train_language: str | None = None   # training targets: the zero-shot source language (conf/target/*.yaml)
-    select_on: str | None = setting(default=None, choices=("eval", "train"))  # training targets: whose English
-                                                                            # dev split picks the best epoch
+    select_on: str | None = None        # training targets: eval_task | train_task, whose English dev split selects
     embedding: EmbeddingSpec | None = None   # retrieval targets (no train_task): how to embed sentences
     train_languages: list[str] | str | None = None  # train on these languages' data; all: every eval language;
                                                     # None: [train_language] (zero-shot)
     translated_task: TaskSpec | None = None   # train data for languages train_task lacks (translate-train)
     part: TrainPart | None = None             # built from the above: what target training reads
+    oracle_threshold: bool = False            # bucc: tune the threshold on the scored (test) data itself
 
     @property
     def setting(self) -> str:

@@ -48,23 +48,83 @@ def _glob(pattern: Path) -> list[Path]:
     pattern itself, so that reading it reports the missing file."""
     if not any(c in str(pattern) for c in "*?["):
         return [pattern]
-    return sorted(Path(pattern.anchor).glob(str(pattern.relative_to(pattern.anchor)))) or [pattern]
+    # by file name, then path: XTREME concatenates a language's UD treebanks in file-name order
+    matches = Path(pattern.anchor).glob(str(pattern.relative_to(pattern.anchor)))
+    return sorted(matches, key=lambda p: (p.name, str(p))) or [pattern]
+
+
+def split_source(task: TaskSpec, split: str) -> str:
+    """Where a split's rows come from: the task's source, or local files for its `local_splits`
+    (data no hub copy has, e.g. BUCC's `sample` dev set)."""
+    return "local" if task.source == "local" or split in task.local_splits else "hub"
+
+
+def missing_file(task: TaskSpec, split: str, language: str, path: Path) -> str:
+    """What is missing, and how to provide it: one line each."""
+    why = " (read from local files even with data=hub: no hub copy has it)" if task.source == "hub" else ""
+    hub = ", or use data=hub where the hub is reachable" if task.hub is not None and not why else ""
+    return (f"missing file {path} (task '{task.name}', split '{split}', language '{language}'){why}.\n"
+            f"  task.local expects {task.local.files[split]} under {task.local.root}; point data.root "
+            f"at the folder that holds it{hub}.")
 
 
 def _local_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
     for path in local_files(task, split, language):
         if not path.is_file():
-            raise DataError(
-                f"missing file {path} (task '{task.name}', split '{split}', language '{language}').\n"
-                f"  task.local expects {task.local.files[split]} under {task.local.root}; point data.root "
-                f"at the folder that holds it, or use data=hub where the hub is reachable.")
+            raise DataError(missing_file(task, split, language, path))
         yield from reader_for(task.local.format)(path)
+
+
+def hub_file_patterns(task: TaskSpec, split: str, language: str) -> list[str]:
+    """A raw-file hub source's file patterns for one split and language (paths inside the repo)."""
+    if split not in task.hub.files:
+        raise DataError(f"task '{task.name}' has no '{split}' split on the hub (it has {sorted(task.hub.files)})")
+    return [f.format(lang=language) for f in _listify(task.hub.files[split])]
+
+
+def no_hub_repo_fix(task: TaskSpec) -> str:
+    local = (f"or read local files: source=local on those nodes (e.g. target.eval_task.source=local), with "
+             f"{task.local.files} under {task.local.root}" if task.local else
+             f"or add a local block to conf/task/{task.name}.yaml")
+    return (f"Name a Hub dataset repo that holds its files on every node that uses the task (e.g. "
+            f"target.train_task.hub.path=<repo> target.train_task.hub.revision=<commit>, and target.eval_task.hub.*), "
+            f"{local}")
+
+
+def no_hub_repo(task: TaskSpec) -> DataError:
+    return DataError(f"task '{task.name}': no Hub repository is pinned for its data (hub.path is null; "
+                     f"conf/task/{task.name}.yaml says why). {no_hub_repo_fix(task)}")
+
+
+def _hub_file_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
+    """Raw release files of a Hub dataset repo, fetched at the pinned revision and read by the same
+    reader as local files: the rows are those of the same files read locally."""
+    from huggingface_hub import snapshot_download
+
+    hub, patterns = task.hub, hub_file_patterns(task, split, language)
+    try:
+        root = Path(snapshot_download(hub.path, repo_type="dataset", revision=hub.revision, allow_patterns=patterns))
+    except Exception as e:  # offline, missing revision: all end the same way
+        raise DataError(f"could not fetch {patterns} from the Hugging Face Hub dataset {hub.path} @ {hub.revision} "
+                        f"({type(e).__name__}: {e}). Offline? Copy the files to a folder and run with data=local "
+                        f"data.root=<folder>") from None
+    for pattern in patterns:
+        for path in _glob(root / pattern):
+            if not path.is_file():
+                raise DataError(f"{hub.path} @ {hub.revision} has no file {pattern} (task '{task.name}', split "
+                                f"'{split}', language '{language}')")
+            yield from reader_for(hub.format)(path)
 
 
 def _hub_records(task: TaskSpec, split: str, language: str) -> Iterator[Record]:
     import datasets
 
     hub = task.hub
+    if hub.path is None:
+        raise no_hub_repo(task)
+    if hub.format is not None:
+        yield from _hub_file_records(task, split, language)
+        return
     if split not in hub.splits:
         raise DataError(f"task '{task.name}' has no '{split}' split on the hub (it has {sorted(hub.splits)})")
     # name: a {lang} template, or a language -> config map (google/xtreme's udpos.<EnglishName>)
@@ -100,8 +160,9 @@ def iter_rows(task: TaskSpec, split: str, language: str, normalize: Normalize) -
         for part in task.parts.values():
             yield from iter_rows(part, split, language, normalize)
         return
-    src: HubSource | LocalSource = getattr(task, task.source)
-    records = _hub_records(task, split, language) if task.source == "hub" else _local_records(task, split, language)
+    source = split_source(task, split)
+    src: HubSource | LocalSource = getattr(task, source)
+    records = _hub_records(task, split, language) if source == "hub" else _local_records(task, split, language)
     kept, dropped = 0, 0
     for location, record in records:
         if src.language_column and record.get(src.language_column) != language:
@@ -113,7 +174,7 @@ def iter_rows(task: TaskSpec, split: str, language: str, normalize: Normalize) -
                       [_lookup(record, c) for c in col] if isinstance(col, list) else _lookup(record, col)
                       for canon, col in src.columns.items()}
         except KeyError as e:
-            hint = "; a short row: a lost tab or a line break inside a field?" if task.source == "local" else ""
+            hint = "; a short row: a lost tab or a line break inside a field?" if source == "local" else ""
             raise DataError(f"{location}: no column {e.args[0]!r} (task '{task.name}' maps {src.columns}; "
                             f"the row has {sorted(record)}{hint})") from None
         try:
@@ -129,13 +190,18 @@ def iter_rows(task: TaskSpec, split: str, language: str, normalize: Normalize) -
         log.info("%s/%s/%s: dropped %d rows without a usable label", task.name, split, language, dropped)
     if not kept:
         raise DataError(f"task '{task.name}' split '{split}' language '{language}' has no rows "
-                        f"(source {task.source}: {_describe_source(task, split, language)})")
+                        f"(source {source}: {describe_source(task, split, language)})")
 
 
-def _describe_source(task: TaskSpec, split: str, language: str) -> str:
-    if task.source == "local":
-        return ", ".join(str(p) for p in local_files(task, split, language))
-    return f"{task.hub.path} {task.hub.name or ''} {task.hub.splits.get(split)}"
+def describe_source(task: TaskSpec, split: str, language: str) -> str:
+    """Where a split's rows come from, in words (errors, results.json)."""
+    if split_source(task, split) == "local":
+        return "local files " + ", ".join(str(p) for p in local_files(task, split, language))
+    hub = task.hub
+    which = hub_file_patterns(task, split, language) if hub.format else \
+        f"{hub.name.get(language) if isinstance(hub.name, dict) else (hub.name or '').format(lang=language)} " \
+        f"split {hub.splits.get(split)}"
+    return f"hub {hub.path} @ {hub.revision}: {which}"
 
 
 def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:
@@ -146,7 +212,7 @@ def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:
     h = hashlib.sha256(json.dumps(task.describe(), sort_keys=True, default=str).encode())
     h.update(f"{split}/{language}".encode())
     for part in _leaf_tasks(task):
-        if part.source == "local":
+        if split_source(part, split) == "local":
             for path in local_files(part, split, language):
                 if not path.is_file():
                     list(_local_records(part, split, language))  # raises the missing-file message

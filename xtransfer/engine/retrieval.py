@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from xtransfer.data.sources import describe_source
 from xtransfer.engine import mining
 from xtransfer.engine.batching import SortedBatches
 from xtransfer.engine.features import load_features
@@ -105,7 +106,7 @@ def score_bucc(embed: Embedder, data: dict[str, Any], state: dict, split: str, o
         vectors[side] = embed([data[side]["input_ids"][r] for r in rows])
     pairs = mining.margin_mine(vectors["source"], vectors["target"], k=int(options.get("k", 4)))
     candidates = mining.expand_to_ids(pairs, ids["source"], ids["target"])
-    tune_split = options.get("threshold_split", "validation")
+    tune_split = split if options.get("oracle_threshold") else options.get("threshold_split", "validation")
     if split == tune_split:
         state["threshold"] = mining.best_threshold(candidates, data["gold"])
     if "threshold" not in state:
@@ -168,11 +169,12 @@ def evaluate_retrieval(source: str, revision: str | None, target: TargetSpec, pr
                                                                                  cache_dir)) for l in task.languages})
         return pools[split]
 
+    options = {**task.options, "oracle_threshold": target.oracle_threshold}
     for lang in target.languages:
         state: dict[str, Any] = {}  # what one split hands to the next (BUCC: the dev threshold)
         for split in target.eval_splits:
             data = retrieval_set(load_features(task, split, lang, embed.tokenizer, cache_dir))
-            values, lines = SCORERS[scorer_name](embed, data, state, split, task.options, partial(pool, split))
+            values, lines = SCORERS[scorer_name](embed, data, state, split, options, partial(pool, split))
             metrics.setdefault(split, {})[lang] = values
             (out_dir / "predictions" / f"{split}-{lang}.tsv").write_text("".join(f"{x}\n" for x in lines),
                                                                         encoding="utf-8")
@@ -180,3 +182,15 @@ def evaluate_retrieval(source: str, revision: str | None, target: TargetSpec, pr
                 for split, per_lang in metrics.items()}
     return {"main_metric": MAIN_METRIC[scorer_name], "metrics": metrics, "averages": averages,
             "prediction_suffix": ".tsv", "layer": embed.layer}
+
+
+def threshold_provenance(target: TargetSpec) -> dict[str, Any] | None:
+    """Where BUCC's thresholds were tuned (results.json): the dev split, XTREME's protocol, or, with
+    oracle_threshold, the test data itself. None for targets without a threshold."""
+    task = target.eval_task
+    if task.options.get("scorer") != "bucc":
+        return None
+    tuned_on = "the split it scores" if target.oracle_threshold else task.options.get("threshold_split", "validation")
+    splits = target.eval_splits if target.oracle_threshold else [tuned_on]
+    return {"tuned_on": tuned_on, "oracle": target.oracle_threshold,
+            "data": {f"{split}/{lang}": describe_source(task, split, lang) for split in splits for lang in target.languages}}

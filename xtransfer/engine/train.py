@@ -67,18 +67,39 @@ def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], opti
     encoder.train()  # from_pretrained returns eval mode, and Lightning keeps the mode it finds (no dropout)
     module = TransferModule(encoder, heads, {p.task.name: p.task for p in parts}, optim,
                             val_features=data.val_features, log_prefix=log_prefix)
-    keep_best = KeepBest(f"{log_prefix}/val/score")
+    keep_best = KeepBest(f"{log_prefix}/val/score", patience=optim.patience, restore=optim.select_best)
     with tempfile.TemporaryDirectory(prefix="xtransfer-fit-") as scratch:
         trainer = make_trainer(runtime, logger, scratch, max_epochs=optim.epochs, max_steps=optim.max_steps,
                                gradient_clip_val=optim.max_grad_norm or None,
-                               accumulate_grad_batches=optim.grad_accum,
-                               callbacks=[keep_best] if optim.select_best else [])
-        trainer.fit(module, datamodule=data)
+                               accumulate_grad_batches=optim.grad_accum, callbacks=[keep_best],
+                               **validation_schedule(optim))
+        fit_and_select(trainer, module, data, keep_best, optim)
     save_checkpoint(out_dir, module.encoder, tokenizer, dict(module.heads))
-    last = trainer.callback_metrics.get(f"{log_prefix}/val/score")
+    last = keep_best.history[-1][1] if keep_best.history else None
     return {
         "tasks": data.names, "train_examples": dict(zip(data.names, data.train_sizes)),
         "val_examples": {n: len(v) for n, v in data.val_features.items()}, "steps": trainer.global_step,
         "epochs": trainer.current_epoch, "train_loss_per_epoch": module.epoch_losses,
-        "val_score_best": keep_best.best, "val_score_last": None if last is None else float(last),
+        "val_score_best": keep_best.best, "val_score_last": last, "best_step": keep_best.best_step,
+        "validations": [[step, round(score, 4)] for step, score in keep_best.history],
+        "stopped_early": keep_best.stopped_early,
     }
+
+
+def validation_schedule(optim: OptimSpec) -> dict[str, Any]:
+    """Trainer arguments for when to validate: once per epoch (Lightning's default), or every
+    `val_every_n_steps` optimizer steps across epochs as jiant does (Lightning counts batches, so
+    the interval is that many steps times grad_accum)."""
+    if optim.val_every_n_steps is None:
+        return {}
+    return {"val_check_interval": optim.val_every_n_steps * optim.grad_accum, "check_val_every_n_epoch": None}
+
+
+def fit_and_select(trainer: pl.Trainer, module: pl.LightningModule, data: pl.LightningDataModule,
+                   keep_best: KeepBest, optim: OptimSpec) -> None:
+    """Train; with step-level validation, validate once more at the end unless the last step was just
+    validated (jiant's metarunner evaluates when training ends); then keep the best weights."""
+    trainer.fit(module, datamodule=data)
+    if optim.val_every_n_steps is not None and keep_best.last_step != trainer.global_step:
+        trainer.validate(module, datamodule=data, verbose=False)
+    keep_best.restore_best(module)

@@ -21,10 +21,10 @@ from xtransfer.cache.stages import Stage, StageDamaged, StageStore
 from xtransfer.config.build import build_cell
 from xtransfer.config.labels import cell_tags
 from xtransfer.config.schema import CellSpec
-from xtransfer.errors import environment_error
+from xtransfer.engine.retrieval import threshold_provenance
 from xtransfer.engine.train import Start
-from xtransfer.errors import ConfigError
-from xtransfer.pipeline import tracking
+from xtransfer.errors import ConfigError, environment_error
+from xtransfer.pipeline import preflight, tracking
 from xtransfer.pipeline.chain import (evaluation_stage, pretrained_start, retrieval_stage, train_stage,
                                       training_chain)
 from xtransfer.pipeline.demo_data import ensure_demo_data
@@ -36,6 +36,9 @@ def run(cfg: DictConfig, cell: CellSpec | None = None) -> dict[str, Any]:
     """Entry point for Hydra and for tests: build the cell from the config (unless given) and run it."""
     refuse_multi_rank()
     cell = cell or build_cell(cfg)
+    if cell.demo_data_root:
+        ensure_demo_data(Path(cell.demo_data_root))
+    cell = preflight.checked(cell)   # every local file it needs, before anything trains
     config = OmegaConf.to_container(cfg, resolve=True)
     tags = cell_tags(cell)
     logger = tracking.build_logger(cell, config, run_name="_".join(f"{v}" for v in tags.values()))
@@ -114,6 +117,7 @@ def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_pa
         "train_languages": cell.target.part.languages if cell.target.part else [],
         "score": round(ev["averages"][score_split][ev["main_metric"]], 4),
         "score_split": score_split,
+        "scores": {split: round(values[ev["main_metric"]], 4) for split, values in ev["averages"].items()},
         "main_metric": ev["main_metric"],
         "languages": cell.target.languages,
         "metrics": ev["metrics"],
@@ -121,6 +125,10 @@ def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_pa
         "stages": [s.record() for s in stages],
         "predictions": "predictions",
     }
+    threshold = threshold_provenance(cell.target)
+    if threshold is not None:   # BUCC: where the mining threshold came from, always
+        results["threshold"] = threshold
+        results["oracle_threshold"] = threshold["oracle"]
     tmp = out / "results.json.tmp"
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ from xtransfer.engine.evaluate import evaluate
 from xtransfer.engine.modeling import build_tiny, load_encoder
 from xtransfer.engine.retrieval import evaluate_retrieval
 from xtransfer.engine.train import Start, fit_stage, resolve_precision
-from xtransfer.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -62,26 +61,10 @@ def training_chain(cell: CellSpec) -> list[tuple[str, str, tuple[TrainPart, ...]
         for part in inter.parts:
             chain.append(("intermediate", part.task.name, (part, *extra), inter.optim, sampling))
     elif inter.mode == "multitask":
-        chain.append(("intermediate", "multitask", (*available(inter.parts), *extra), inter.optim, sampling))
+        chain.append(("intermediate", "multitask", (*inter.parts, *extra), inter.optim, sampling))
     else:
         chain.append(("intermediate", inter.parts[0].task.name, (*inter.parts, *extra), inter.optim, sampling))
     return chain
-
-
-def available(parts: tuple[TrainPart, ...]) -> tuple[TrainPart, ...]:
-    """The multi-task parts whose local files are all here; the others are skipped with a warning."""
-    kept = []
-    for part in parts:
-        try:
-            for task, language in part.sources:
-                data_fingerprint(task, "train", language)  # raises DataError naming a missing file
-            data_fingerprint(part.val_task, "validation", part.val_language)
-            kept.append(part)
-        except DataError as e:
-            log.warning("multitask: skipping task '%s', its data is not available: %s", part.task.name, e)
-    if not kept:
-        raise DataError(f"multitask: none of the tasks {[p.task.name for p in parts]} has its data here")
-    return tuple(kept)
 
 
 def train_payload(cell: CellSpec, start: Start, parts: tuple[TrainPart, ...], optim: OptimSpec,
@@ -143,6 +126,7 @@ def retrieval_stage(store: StageStore, cell: CellSpec, start: Start) -> Stage:
                  for split in target.eval_splits for lang in target.languages},
         "embedding": dataclasses.asdict(target.embedding),
         "precision": precision,
+        **({"oracle_threshold": True} if target.oracle_threshold else {}),
     }
 
     def build(out: Path) -> dict[str, Any]:

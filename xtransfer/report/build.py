@@ -16,7 +16,7 @@ import pandas as pd
 
 from xtransfer.report import plots as report_plots, tables as rt
 from xtransfer.errors import XTransferError
-from xtransfer.report.collect import BASELINE, ZERO_SHOT, Collection, collect, row_label
+from xtransfer.report.collect import BASELINE, ORACLE, ZERO_SHOT, Collection, collect, row_label, use_split
 
 MISSING = "—"
 
@@ -34,8 +34,9 @@ class Report:
     n_trained: int = 0                                  # stages the cells trained rather than reused
 
 
-def write_report(dirs: list[Path], out_dir: Path) -> Report:
-    collection = collect([Path(d) for d in dirs])
+def write_report(dirs: list[Path], out_dir: Path, split: str = "test") -> Report:
+    """split: dev | test, the scores the tables use (results.json `scores`)."""
+    collection = use_split(collect([Path(d) for d in dirs]), split)
     report = build_report(collection, Path(out_dir))
     report.out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomic(report.out_dir / "report.md", report.markdown)
@@ -140,7 +141,7 @@ def _language_sections(languages: pd.DataFrame, scores: pd.DataFrame, collection
     text = ["### Per-language scores", ""]
     for target in sorted(set(languages[languages.model == model].target)):
         part = languages[(languages.model == model) & (languages.target == target)]
-        results = [r.results for r in collection.results if r.cell.model == model and r.cell.target == target]
+        results = [r.results for r in collection.results if r.cell.model == model and r.target_label == target]
         langs = list(dict.fromkeys(part.language))
         split_metric = sorted({f"{r['score_split']}, {r['main_metric']}" for r in results})
         stats = part.set_index(["label", "language"])
@@ -203,7 +204,11 @@ def _preamble(collection: Collection, cells: pd.DataFrame) -> str:
         "Task scores are 0-100 (each cell's mean over languages of its main metric on its score split). "
         "Where a cell has several seeds: mean ± sample std (n = seeds). Gains are paired seed by seed with "
         "`none` (zero-shot) of the same model and target; `avg` is the mean over targets, "
-        f"{MISSING} when a row lacks a target. {MISSING}: no result (see *Missing and failed cells*)."])
+        f"{MISSING} when a row lacks a target. {MISSING}: no result (see *Missing and failed cells*).",
+        *([""] + [f"Scores on the **{collection.split}** split (`--split`, `report.split`)."]),
+        *(["", f"`bucc {ORACLE}`: the mining threshold was tuned on the test data it scores "
+                   f"(target.oracle_threshold=true, no dev set): not BUCC F1 as XTREME reports it."]
+          if any(r.results.get("oracle_threshold") for r in collection.results) else [])])
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -217,12 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dirs", nargs="+", type=Path, help="sweep dirs, job dirs, or dirs above them")
     parser.add_argument("--out", type=Path, help="where to write the report (default: the single DIR)")
     parser.add_argument("--wandb", action="store_true", help="also log the report to one W&B summary run")
+    parser.add_argument("--split", choices=["dev", "test"], default="test",
+                        help="the scores the tables use: dev (the study compares intermediates on dev) or test")
     args = parser.parse_args(argv)
     if args.out is None and len(args.dirs) > 1:
         parser.error("--out is required with several DIRs")
     out = args.out or args.dirs[0]
     try:
-        report = write_report(args.dirs, out)
+        report = write_report(args.dirs, out, args.split)
         if args.wandb:
             from xtransfer.report import wandb_run as report_wandb
             report_wandb.log_report(report, report_wandb.settings_for_dirs(args.dirs, out))

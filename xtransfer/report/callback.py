@@ -7,7 +7,7 @@ from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("xtransfer")
 
@@ -39,7 +39,7 @@ def write_sweep_report(config: DictConfig, quiet: bool) -> None:
     sweep = Path(config.hydra.sweep.dir)
     try:
         from xtransfer.report.build import write_report
-        report = write_report([sweep], sweep)
+        report = write_report([sweep], sweep, OmegaConf.select(config, "report.split", default="test"))
     except Exception as e:
         log.error("grid report failed (%s: %s); results are in %s/*/results.json, retry with "
                   "`python -m xtransfer.report %s`", type(e).__name__, e, sweep, sweep)

@@ -13,6 +13,8 @@ from omegaconf import OmegaConf
 from xtransfer.errors import DataError
 
 BASELINE = "none"
+ORACLE = "(oracle threshold)"
+SPLITS = {"dev": "validation", "test": "test"}   # report.split / --split -> results.json split
 ZERO_SHOT = "zero-shot"
 REQUIRED_KEYS = ("model", "intermediate", "target", "seed", "score", "score_split", "main_metric", "metrics")
 AXES = {"model": "model.name", "intermediate": "intermediate.name", "target": "target.name", "seed": "seed"}
@@ -49,6 +51,11 @@ class CellResult:
     def label(self) -> str:
         return row_label(self.cell.intermediate, self.setting)
 
+    @property
+    def target_label(self) -> str:
+        """The target's column: BUCC mined at a threshold tuned on its test data is not BUCC F1."""
+        return f"{self.cell.target} {ORACLE}" if self.results.get("oracle_threshold") else self.cell.target
+
 
 @dataclass
 class Problem:
@@ -64,6 +71,27 @@ class Collection:
     results: list[CellResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # duplicates replaced, grids that could not be expanded
+    split: str = "test"                              # dev | test: the scores the tables use
+
+
+def use_split(collection: Collection, split: str) -> Collection:
+    """Score every cell on `split` (dev | test): its results.json `scores` (averages for older files).
+    A cell without a score on that split moves to the problems (XQuAD, for one, is scored on test only)."""
+    if split not in SPLITS:
+        raise DataError(f"report split must be one of {sorted(SPLITS)}, got {split!r}")
+    name, kept = SPLITS[split], []
+    for r in collection.results:
+        scores = r.results.get("scores") or {s: v[r.results["main_metric"]] for s, v in r.results.get("averages", {}).items()
+                                             if r.results["main_metric"] in v}
+        if name == r.results["score_split"]:
+            kept.append(r)
+        elif name in scores:
+            r.results = {**r.results, "score": scores[name], "score_split": name}
+            kept.append(r)
+        else:
+            collection.problems.append(Problem(r.cell, r.path, f"no {split} score (scored on {sorted(scores)})"))
+    collection.results, collection.split = kept, split
+    return collection
 
 
 def collect(dirs: list[Path]) -> Collection:
@@ -201,7 +229,7 @@ def _keep_newest(collection: Collection) -> None:
     """One result per (model, row, target, seed): the newest results.json, saying which was replaced."""
     newest: dict[tuple, CellResult] = {}
     for result in sorted(collection.results, key=lambda r: r.mtime):
-        key = (result.cell, result.setting)
+        key = (result.cell, result.setting, result.target_label)
         if key in newest:
             collection.notes.append(f"{result.cell} [{result.setting}] appears twice: kept {result.path} "
                                     f"(newer), not {newest[key].path}")

@@ -20,7 +20,7 @@ STATS = {"mean": "mean", "std": "std", "n": "count"}
 def cells_frame(results: list[CellResult]) -> pd.DataFrame:
     """One row per cell: model, label, intermediate, setting, target, seed, score, num_parameters."""
     return pd.DataFrame([{"model": r.cell.model, "label": r.label, "intermediate": r.cell.intermediate,
-                          "setting": r.setting, "target": r.cell.target, "seed": r.cell.seed,
+                          "setting": r.setting, "target": r.target_label, "seed": r.cell.seed,
                           "score": float(r.results["score"]), "num_parameters": r.num_parameters}
                          for r in results])
 
@@ -40,7 +40,7 @@ def tidy_frame(results: list[CellResult]) -> pd.DataFrame:
 
 def language_frame(results: list[CellResult]) -> pd.DataFrame:
     """Each cell's main metric per language on its score split (the numbers its task score averages)."""
-    rows = [{"model": r.cell.model, "label": r.label, "target": r.cell.target, "seed": r.cell.seed,
+    rows = [{"model": r.cell.model, "label": r.label, "target": r.target_label, "seed": r.cell.seed,
              "split": r.results["score_split"], "metric": r.results["main_metric"], "language": lang,
              "value": by_metric[r.results["main_metric"]]}
             for r in results

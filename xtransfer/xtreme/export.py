@@ -190,6 +190,14 @@ def _missing(task: str, written: list[str]) -> str:
     return f" ({'; '.join(notes)})" if notes else ""
 
 
+def _oracle(cell: Cell) -> str:
+    """BUCC predictions mined at a threshold tuned on the test data itself are labelled as such."""
+    if not cell.results.get("oracle_threshold"):
+        return ""
+    return (" [ORACLE THRESHOLD: tuned on the test data it scores (target.oracle_threshold=true); "
+            "not BUCC F1 as XTREME reports it]")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m xtransfer.export", description=__doc__.split("\n\n")[1])
     parser.add_argument("dirs", nargs="+", type=Path, help="sweep or job dirs (results.json found below)")
@@ -211,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
             written = export_predictions(cell, task, args.out)
             if args.labels:
                 export_labels(cell, task, args.labels)
-            print(f"{task}: {len(written)} languages from {cell.describe()}{_missing(task, written)}")
+            print(f"{task}: {len(written)} languages from {cell.describe()}{_missing(task, written)}{_oracle(cell)}")
     except XTransferError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

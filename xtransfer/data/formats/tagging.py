@@ -10,13 +10,10 @@ import re
 from pathlib import Path
 from typing import Iterator
 
+from xtransfer.data.formats import ud
 from xtransfer.data.formats.registry import Record, register_format
 from xtransfer.data.formats.textio import open_text
 from xtransfer.errors import DataError
-
-CONLLU_COLUMNS = 10
-UPOS_COLUMN = 3
-
 
 def _sentence(path: Path, start: int, tokens: list[str], tags: list[str]) -> Record:
     if not tokens:
@@ -41,21 +38,9 @@ def _blocks(path: Path) -> Iterator[tuple[int, list[tuple[int, str]]]]:
 
 @register_format("conllu")
 def read_conllu(path: Path) -> Iterator[Record]:
-    """UD CoNLL-U: word lines only (UPOS tags); comments, multiword ranges (1-2) and empty
-    nodes (1.1) are skipped, as XTREME's preprocessing does."""
-    for start, block in _blocks(path):
-        tokens, tags = [], []
-        for lineno, line in block:
-            if line.startswith("#"):
-                continue
-            fields = line.split("\t")
-            if len(fields) != CONLLU_COLUMNS:
-                raise DataError(f"{path}:{lineno}: expected {CONLLU_COLUMNS} tab-separated CoNLL-U columns, "
-                                f"found {len(fields)}. Fix this line (spaces instead of tabs?)")
-            if not fields[0].isdigit():  # '1-2' multiword token or '1.1' empty node
-                continue
-            tokens.append(fields[1])
-            tags.append(fields[UPOS_COLUMN])
+    """UD CoNLL-U as XTREME's UD-POS (formats/ud.py): multiword tokens become their fused form,
+    empty nodes and comments are skipped, sentences whose words are `_` placeholders are dropped."""
+    for start, tokens, tags in ud.treebank(path, _blocks(path)):
         yield _sentence(path, start, tokens, tags)
 
 
