@@ -86,8 +86,8 @@ def make_plan(overrides: list[str], multirun: bool, assumptions: Assumptions) ->
         arch, source = architecture(model, assumptions)
         parameters[name] = (non_embedding_parameters(arch) if arch else None, source)
     model_of = {stage.id: c.cell.model.name for c in cells for stage in c.stages}
-    return Plan(cells, composed, assumptions, stages, cached, costs, parameters, data_needs(stages), precisions,
-                model_of)
+    return Plan(cells, composed, assumptions, stages, cached, costs, parameters, data_needs(stages, cells),
+                precisions, model_of)
 
 
 def _demo_data(cell: CellSpec) -> None:
@@ -95,22 +95,27 @@ def _demo_data(cell: CellSpec) -> None:
     ensure_demo_data(Path(cell.demo_data_root))
 
 
-def data_needs(stages: dict[tuple[str, str, str], tuple[PlannedStage, int]]) -> list[DataNeed]:
-    """What every stage reads, per leaf task and source, with the worst availability among its reads."""
+def data_needs(stages: dict[tuple[str, str, str], tuple[PlannedStage, int]],
+               cells: list[PlannedCell]) -> list[DataNeed]:
+    """What every stage reads (and the stage a failing cell stops at), per leaf task and source, with the
+    worst availability among its reads."""
     needs: dict[tuple[str, str], DataNeed] = {}
+    blocked = [read for cell in cells for read in cell.blocked_reads]
     for stage, _ in stages.values():
         if stage.corpus is not None:    # the tiny model's tokenizer corpus
             need = needs.setdefault(("model.tiny.tokenizer_files", "local"), DataNeed("model.tiny.tokenizer_files", "local"))
             need.reads.setdefault("files", set()).add(stage.corpus)
             if not glob.glob(stage.corpus):
                 need.status = Availability("missing", f"no file matches {stage.corpus}")
-        for task, split, language in (*stage.train_reads, *stage.reads):
-            for leaf in leaves(task):
-                need = needs.setdefault((leaf.name, leaf.source), DataNeed(leaf.name, leaf.source))
-                need.reads.setdefault(split, set()).add(language)
-                found = availability(leaf, split, language)
-                if SEVERITY[found.status] > SEVERITY[need.status.status]:
-                    need.status = found
+    every = [read for stage, _ in stages.values() for read in (*stage.train_reads, *stage.reads)] + blocked
+    reads = {(task.name, task.source, split, lang): (task, split, lang) for task, split, lang in every}
+    for _, (task, split, language) in sorted(reads.items()):
+        for leaf in leaves(task):
+            need = needs.setdefault((leaf.name, leaf.source), DataNeed(leaf.name, leaf.source))
+            need.reads.setdefault(split, set()).add(language)
+            found = availability(leaf, split, language)
+            if SEVERITY[found.status] > SEVERITY[need.status.status]:
+                need.status = found
     return sorted(needs.values(), key=lambda n: (-SEVERITY[n.status.status], n.task))
 
 

@@ -38,8 +38,7 @@ class PlannedStage:
 
     @property
     def train_reads(self) -> tuple[Read, ...]:
-        return tuple((task, "train", lang) for part in self.parts for task, lang in part.sources) + tuple(
-            (part.val_task, "validation", part.val_language) for part in self.parts)
+        return _reads(self.parts)
 
 
 @dataclass
@@ -49,6 +48,7 @@ class PlannedCell:
     cell: CellSpec | None = None
     stages: list[PlannedStage] = field(default_factory=list)
     blocked: str | None = None                      # why the cell would fail (config or data), at which stage
+    blocked_reads: tuple[Read, ...] = ()            # what the stage it fails at would read
 
     @property
     def label(self) -> str:
@@ -57,10 +57,16 @@ class PlannedCell:
             if t else " ".join(self.overrides)
 
 
+def _reads(parts: tuple[TrainPart, ...]) -> tuple[Read, ...]:
+    return tuple((task, "train", lang) for part in parts for task, lang in part.sources) + tuple(
+        (part.val_task, "validation", part.val_language) for part in parts)
+
+
 def plan_cell(cell: CellSpec, precision: str, planned: PlannedCell) -> PlannedCell:
     """The cell's stages in the order the run builds them (pipeline/cell.py), each with its key."""
     planned.cell, planned.tags = cell, cell_tags(cell)
     stages, kind, name = planned.stages, "pretrained", cell.model.name
+    reads: tuple[Read, ...] = ()
     try:
         payload = pretrained_payload(cell.model)
         if payload is not None:
@@ -70,24 +76,26 @@ def plan_cell(cell: CellSpec, precision: str, planned: PlannedCell) -> PlannedCe
         else:
             upstream = checkpoint_key(cell.model)
         kind, name = "intermediate", cell.intermediate.name if cell.intermediate else "none"
+        reads = _reads(cell.intermediate.parts) if cell.intermediate else ()
         for kind, name, parts, optim, sampling in training_chain(cell):
+            reads = _reads(parts)
             key = stage_key(kind, train_payload(cell, upstream, parts, optim, sampling, precision))
             stages.append(PlannedStage(kind, name, key, cell.cache_dir, parts, optim, sampling))
             upstream = key
         target = cell.target
-        reads = tuple((target.eval_task, split, lang) for split in target.eval_splits for lang in target.languages)
+        evaluated = tuple((target.eval_task, split, lang) for split in target.eval_splits for lang in target.languages)
         if target.train_task is None:   # retrieval: scored from the encoder the chain has so far
-            kind, name = "eval", target.eval_task.name
+            kind, name, reads = "eval", target.eval_task.name, evaluated
             payload = retrieval_payload(cell, upstream, precision)
         else:
-            kind, name = "target", target.name
+            kind, name, reads = "target", target.name, _reads((target.part,))
             key = stage_key("target", train_payload(cell, upstream, (target.part,), target.optim, None, precision))
             stages.append(PlannedStage("target", target.name, key, cell.cache_dir, (target.part,), target.optim))
-            kind, name = "eval", target.eval_task.name
+            kind, name, reads = "eval", target.eval_task.name, evaluated
             payload = evaluation_payload(cell, key)
-        stages.append(PlannedStage("eval", name, stage_key("eval", payload), cell.cache_dir, reads=reads))
+        stages.append(PlannedStage("eval", name, stage_key("eval", payload), cell.cache_dir, reads=evaluated))
     except XTransferError as e:
-        planned.blocked = f"{kind} '{name}': {e}"
+        planned.blocked, planned.blocked_reads = f"{kind} '{name}': {e}", reads
     return planned
 
 

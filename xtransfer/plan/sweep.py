@@ -25,6 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from xtransfer.config import CONF_DIR
+from xtransfer.errors import ConfigError
 
 # Where a cell would write is decided when its job starts (hydra.runtime.output_dir); the plan writes nothing.
 OUTPUT_DIR = "paths.output_dir=${paths.outputs_root}/plan"
@@ -38,6 +39,13 @@ class Job:
 
 def expand(overrides: list[str], multirun: bool) -> tuple[list[Job], str]:
     """The jobs of `python -m xtransfer.run [-m] <overrides>` and how they were composed."""
+    try:
+        return _expand(overrides, multirun)
+    except ValueError as e:   # Hydra's word for some malformed overrides (e.g. a group set to null)
+        raise ConfigError(f"{e} (in the overrides {' '.join(overrides)})") from None
+
+
+def _expand(overrides: list[str], multirun: bool) -> tuple[list[Job], str]:
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
