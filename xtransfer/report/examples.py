@@ -82,7 +82,7 @@ def cell_units(result: CellResult) -> dict[str, Units]:
                 raise Unsupported(f"{lang}: the predictions score {units.metric:.4f}, results.json says {expected:.4f}")
             out[lang] = units
         return out
-    except (XTransferError, OSError, ValueError, KeyError) as e:
+    except (XTransferError, OSError, ValueError, KeyError, IndexError, TypeError) as e:   # never fail the report
         raise Unsupported(f"{type(e).__name__}: {e}") from None
 
 
