@@ -22,9 +22,10 @@ def _languages(langs: set[str]) -> str:
 
 
 def render(plan: Plan) -> str:
+    on = plan.assumptions.precision_on
     lines = [f"{len(plan.cells)} cells ({plan.composed}); stage keys at precision "
              f"{', '.join(sorted(plan.precisions)) or '-'} (trainer.precision=auto resolved "
-             f"{'on this machine' if plan.assumptions.precision_on == 'here' else 'for a ' + plan.assumptions.precision_on})", ""]
+             f"{'on this machine' if on == 'here' else 'for a ' + on})", ""]
     lines += ["Cells:"] + table(["#", "cell", "stages (t = to train, c = in the cache; xN = shared by N cells)"],
                                 [[i, cell.label, _cell_stages(plan, cell)] for i, cell in enumerate(plan.cells)])
     blocked: dict[str, list[int]] = {}
@@ -89,8 +90,9 @@ def _compute(plan: Plan) -> list[str]:
         for cost in costs:
             unknown.update(cost.unknown)
         flops = sum(c.flops(plan.parameters[plan.model_of[s.id]][0] or 0) for s, c in zip(todo, costs))
-        rows.append([kind, len(todo), f"{sum(c.examples for c in costs):,.0f}", f"{sum(c.train_tokens for c in costs):.3g}",
-                     f"{sum(c.forward_tokens for c in costs):.3g}", f"{flops / 1e15:.3g}", f"{sum(h or 0 for h in hours):.3g}"])
+        rows.append([kind, len(todo), f"{sum(c.examples for c in costs):,.0f}",
+                     f"{sum(c.train_tokens for c in costs):.3g}", f"{sum(c.forward_tokens for c in costs):.3g}",
+                     f"{flops / 1e15:.3g}", f"{sum(h or 0 for h in hours):.3g}"])
     total, chain, wall = wall_hours(plan, est.gpus)
     lines += table(["kind", "stages", "train examples", "train tokens", "fwd tokens", "PFLOP", "GPU-hours"], rows)
     lines += [f"  total: {total:.3g} GPU-hours; wall time on {est.gpus} GPUs (one cell per GPU): at least "

@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for v in report.verdicts:
         print(f"claim {v.claim['id']} ({v.model}): {v.verdict}: {v.estimate} ({v.why})")
-    print(f"{report.n_cells} cells, {report.n_problems} failed or missing: "
-          f"{', '.join(str(out / n) for n in ['report.md', 'results.csv', 'intervals.csv', *(p.name for p in report.figures.values())])}")
+    written = ["report.md", "results.csv", "intervals.csv", *(p.name for p in report.figures.values())]
+    print(f"{report.n_cells} cells, {report.n_problems} failed or missing: {', '.join(str(out / n) for n in written)}")
     return 0
 
