@@ -23,7 +23,7 @@ def _languages(langs: set[str]) -> str:
 
 def render(plan: Plan) -> str:
     on = plan.assumptions.precision_on
-    lines = [f"{len(plan.cells)} cells ({plan.composed}); stage keys at precision "
+    lines = [f"{len(plan.cells)} cell{'s' if len(plan.cells) != 1 else ''} ({plan.composed}); stage keys at precision "
              f"{', '.join(sorted(plan.precisions)) or '-'} (trainer.precision=auto resolved "
              f"{'on this machine' if on == 'here' else 'for a ' + on})", ""]
     lines += ["Cells:"] + table(["#", "cell", "stages (t = to train, c = in the cache; xN = shared by N cells)"],

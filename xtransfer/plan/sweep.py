@@ -91,6 +91,8 @@ def _compose_jobs(loader, parser, hydra_overrides: list[str], jobs: list[list[st
     last = _plain_container(_compose(loader, hydra_overrides + jobs[-1]))
     if last != _plain_container(cells[-1].cfg):   # a group wrote outside its package after all
         return _one_by_one(loader, hydra_overrides, jobs), "composed by Hydra, cell by cell"
+    if not options:
+        return cells, "composed by Hydra"
     return cells, f"composed by Hydra once per option of each swept group ({len(options)} options)"
 
 
