@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "xtransfer"
 # The floors of the core, bottom up: a module may import its own floor and the ones below.
 FLOORS = [{"errors", "config", "cache", "metrics"}, {"data"}, {"tasks"}, {"engine"}, {"pipeline"}, {"run"}]
-TOOLS = {"report", "xtreme", "xglue", "demo", "bench", "score", "export"}   # above the core; only CLIs and hooks use them
+TOOLS = {"report", "plan", "xtreme", "xglue", "demo", "bench", "score", "export"}   # above the core; only CLIs and hooks use them
 HOOKS = {("xtransfer.pipeline.demo_data", "demo")}                 # the pipeline generates the demo's data
 MAX_LINES = 350
 

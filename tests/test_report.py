@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from tests.conftest import REPO
 from xtransfer.report.callback import write_sweep_report
-from xtransfer.report.build import main, write_report
+from xtransfer.report.build import Options, main, write_report
 from xtransfer.report.collect import CellId, expected_cells
 
 # (intermediate, target) -> score per seed 0, 1. Hand-computed below.
@@ -235,7 +235,7 @@ def test_split_dev_scores_every_cell_on_its_dev_split_and_lists_cells_without_on
     write_cell(sweep / "0_none", "none", "xnli", 0, 61.0, scores={"validation": 58.5, "test": 61.0})
     write_cell(sweep / "1_mnli", "mnli", "xnli", 0, 66.0, scores={"validation": 64.0, "test": 66.0})
     write_cell(sweep / "2_none", "none", "xquad", 0, 70.0, scores={"test": 70.0})   # scored on test only
-    dev = write_report([sweep], tmp_path / "dev", split="dev")
+    dev = write_report([sweep], tmp_path / "dev", Options(split="dev"))
     md = (tmp_path / "dev" / "report.md").read_text()
     assert "Scores on the **dev** split" in md and dev.n_cells == 2 and dev.n_problems == 1
     assert "| none | 58.50 | — | — |" in md and "| mnli | 64.00 | — | — |" in md   # dev, not test

@@ -18,20 +18,13 @@ from xtransfer.engine.callbacks import KeepBest
 from xtransfer.engine.datamodule import StageData
 from xtransfer.engine.modeling import load_encoder, save_checkpoint
 from xtransfer.engine.module import TransferModule
+from xtransfer.engine.precision import resolve_precision
 from xtransfer.tasks import get_family
 
 log = logging.getLogger(__name__)
 
 # Our evaluation batch samplers return every index (SortedBatches); Lightning cannot know that.
 warnings.filterwarnings("ignore", message=".*custom batch sampler.*")
-
-
-def resolve_precision(runtime: RuntimeSpec) -> str:
-    """auto: bf16-mixed on a GPU that has it, else full precision."""
-    if runtime.precision != "auto":
-        return runtime.precision
-    on_gpu = runtime.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
-    return "bf16-mixed" if on_gpu and torch.cuda.is_bf16_supported() else "32-true"
 
 
 def make_trainer(runtime: RuntimeSpec, logger: Logger | None, root_dir: str, callbacks=(), **kwargs) -> pl.Trainer:

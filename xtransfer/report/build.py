@@ -1,7 +1,9 @@
-"""`python -m xtransfer.report DIR [DIR ...] [--out OUT_DIR] [--wandb]`: the grid report.
+"""`python -m xtransfer.report DIR [DIR ...] [--out OUT_DIR] [--claims FILE] [--wandb]`: the grid report.
 
 Reads every results.json (and error.json) under the given sweep or job dirs and writes report.md,
-results.csv, heatmap.png and, when the cells span model sizes, scaling.png into OUT_DIR.
+results.csv, intervals.csv, heatmap.png and, when the cells span model sizes, scaling.png into
+OUT_DIR. Claims files (--claims, and the sweep preset's own conf/claims/<preset>.yaml) are checked
+against the grid.
 """
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ import argparse
 import math
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
-from xtransfer.report import plots as report_plots, tables as rt
+from omegaconf import OmegaConf
+
+from xtransfer.report import claims as report_claims, cost, plots as report_plots, tables as rt, uncertainty
 from xtransfer.errors import XTransferError
 from xtransfer.report.collect import BASELINE, ORACLE, ZERO_SHOT, Collection, collect, row_label, use_split
 
@@ -32,22 +36,52 @@ class Report:
     n_cells: int = 0
     n_problems: int = 0
     n_trained: int = 0                                  # stages the cells trained rather than reused
+    verdicts: list = field(default_factory=list)        # claims.Verdict per claim and model
 
 
-def write_report(dirs: list[Path], out_dir: Path, split: str = "test") -> Report:
-    """split: dev | test, the scores the tables use (results.json `scores`)."""
-    collection = use_split(collect([Path(d) for d in dirs]), split)
-    report = build_report(collection, Path(out_dir))
+@dataclass(frozen=True)
+class Options:
+    """How uncertainty is estimated (the CLI's defaults are these) and which claims files to check."""
+    claims: tuple[Path, ...] | None = None              # None: the sweep preset's own claims file, if any
+    bootstrap: int = uncertainty.BOOTSTRAP
+    permutations: int = uncertainty.PERMUTATIONS
+    alpha: float = uncertainty.ALPHA
+    uncertainty: bool = True                            # False: no intervals, tests or claims (a quick refresh)
+    split: str = "test"                                 # dev | test: the scores the tables use (results.json `scores`)
+
+
+def write_report(dirs: list[Path], out_dir: Path, options: Options = Options()) -> Report:
+    collection = use_split(collect([Path(d) for d in dirs]), options.split)
+    if options.claims is None:
+        options = replace(options, claims=tuple(report_claims.preset_claims(_presets(dirs))))
+    report = build_report(collection, Path(out_dir), options)
     report.out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomic(report.out_dir / "report.md", report.markdown)
     _write_atomic(report.out_dir / "results.csv", report.tables["results"].to_csv(index=False))
+    _write_atomic(report.out_dir / "intervals.csv", report.tables["intervals"].to_csv(index=False))
     return report
 
 
-def build_report(collection: Collection, out_dir: Path) -> Report:
+def _presets(dirs: list[Path]) -> set[str]:
+    """The `experiment` presets the sweeps under dirs ran (multirun.yaml's hydra.runtime.choices)."""
+    names = set()
+    for d in dirs:
+        for path in Path(d).rglob("multirun.yaml"):
+            name = OmegaConf.select(OmegaConf.load(path), "hydra.runtime.choices.experiment")
+            if name:
+                names.add(str(name))
+    return names
+
+
+def build_report(collection: Collection, out_dir: Path, options: Options = Options(claims=())) -> Report:
     """All tables and figures; figures are written into out_dir, text is returned."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    claim_files = [(path, report_claims.load_claims(path)) for path in options.claims or ()]
     cells = rt.cells_frame(collection.results)
+    if options.uncertainty:
+        u = uncertainty.analyse(collection, options.bootstrap, options.permutations, options.alpha)
+    else:
+        u, claim_files = uncertainty.skipped(), []
     scores, deltas = rt.score_stats(cells), rt.delta_stats(cells)
     languages = rt.language_stats(rt.language_frame(collection.results))
     models = sorted(set(cells.model) | {p.cell.model for p in collection.problems if p.cell})
@@ -63,7 +97,8 @@ def build_report(collection: Collection, out_dir: Path) -> Report:
         score_table = _stat_table(score_wide, rows, targets, signed=False)
         score_tables.append(f"{model}: task scores\n{score_table}")
         text = [f"## Model `{model}`", "", "### Task scores", "", score_table, "",
-                "### Gain over `none`", "", _stat_table(delta_wide, delta_rows, targets, signed=True), ""]
+                "### Gain over `none`", "", _stat_table(delta_wide, delta_rows, targets, signed=True), "",
+                *uncertainty.markdown(u, model, rows, targets, md_table)]
         for setting in sorted(set(scores[scores.model == model].setting), key=lambda s: s != ZERO_SHOT):
             best = rt.best_per_target(scores, deltas, model, setting)
             if best.empty:
@@ -77,18 +112,27 @@ def build_report(collection: Collection, out_dir: Path) -> Report:
         sections.append("\n".join(text))
 
     figures = {"heatmap": out_dir / "heatmap.png"}
-    report_plots.heatmap(delta_wides, figures["heatmap"])
+    report_plots.heatmap(delta_wides, figures["heatmap"], {m: u.significant(m) for m in models})
+    per_stage, per_cell, _ = cost.cost_tables(collection)
     tables = {"scores": scores, "deltas": deltas, "languages": languages,
               "best_per_target": pd.concat(bests) if bests else pd.DataFrame(),
-              "results": rt.tidy_frame(collection.results)}
+              "results": rt.tidy_frame(collection.results), "intervals": u.intervals, "tests": u.tests,
+              "cost_stages": per_stage, "cost_cells": per_cell}
     if rt.spans_model_sizes(cells):
         figures["scaling"] = out_dir / "scaling.png"
         tables["scaling"] = _scaling(cells, deltas, figures["scaling"], sections)
-    sections.append(_problems_section(collection, cells, grid))
+    verdicts = []
+    for path, claims in claim_files:
+        found = report_claims.evaluate(claims, report_claims.Grid(scores, deltas, rt.parameters_per_model(cells), u),
+                                       models)
+        verdicts += found
+        sections.append(report_claims.markdown(path, claims, found))
+    sections.append(cost.markdown(collection, md_table))
+    sections.append(_problems_section(collection, cells, grid, u.notes))
     markdown = "\n\n".join([_preamble(collection, cells), *sections]) + "\n"
     trained = sum(not s.get("reused", True) for r in collection.results for s in r.results.get("stages", []))
     return Report(out_dir, markdown, "\n\n".join(score_tables), tables, figures, headlines,
-                  len(collection.results), len(collection.problems), trained)
+                  len(collection.results), len(collection.problems), trained, verdicts)
 
 
 def _grid(model: str, cells: pd.DataFrame, collection: Collection) -> tuple[list[str], list[str]]:
@@ -175,7 +219,7 @@ def _scaling(cells: pd.DataFrame, deltas: pd.DataFrame, path: Path, sections: li
     return fits
 
 
-def _problems_section(collection: Collection, cells: pd.DataFrame, grid: dict) -> str:
+def _problems_section(collection: Collection, cells: pd.DataFrame, grid: dict, notes: list[str]) -> str:
     have = {r.cell: r.path for r in collection.results}
     rows = []
     for p in collection.problems:
@@ -191,8 +235,8 @@ def _problems_section(collection: Collection, cells: pd.DataFrame, grid: dict) -
                     rows.append([f"{model} / {label} / {target}", MISSING, "no result in the given dirs"])
     text = ["## Missing and failed cells", ""]
     text.append(md_table(["cell", "where", "reason"], rows) if rows else "None: every cell has a result.")
-    if collection.notes:
-        text += ["", "## Notes", "", *(f"- {note}" for note in collection.notes)]
+    if collection.notes or notes:
+        text += ["", "## Notes", "", *(f"- {note}" for note in [*collection.notes, *notes])]
     return "\n".join(text)
 
 
@@ -224,19 +268,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wandb", action="store_true", help="also log the report to one W&B summary run")
     parser.add_argument("--split", choices=["dev", "test"], default="test",
                         help="the scores the tables use: dev (the study compares intermediates on dev) or test")
+    parser.add_argument("--claims", type=Path, action="append",
+                        help="a claims YAML to check (repeatable; default: the sweep preset's conf/claims/<preset>.yaml)")
+    parser.add_argument("--bootstrap", type=int, default=uncertainty.BOOTSTRAP, help="bootstrap resamples")
+    parser.add_argument("--permutations", type=int, default=uncertainty.PERMUTATIONS,
+                        help="random swaps of the paired test")
+    parser.add_argument("--alpha", type=float, default=uncertainty.ALPHA, help="family-wise error rate (Holm)")
     args = parser.parse_args(argv)
     if args.out is None and len(args.dirs) > 1:
         parser.error("--out is required with several DIRs")
     out = args.out or args.dirs[0]
     try:
-        report = write_report(args.dirs, out, args.split)
+        claims = None if args.claims is None else tuple(args.claims)
+        report = write_report(args.dirs, out, Options(claims=claims, bootstrap=args.bootstrap,
+                                                      permutations=args.permutations, alpha=args.alpha,
+                                                      split=args.split))
         if args.wandb:
             from xtransfer.report import wandb_run as report_wandb
             report_wandb.log_report(report, report_wandb.settings_for_dirs(args.dirs, out))
     except XTransferError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{report.n_cells} cells, {report.n_problems} failed or missing: "
-          f"{', '.join(str(out / n) for n in ['report.md', 'results.csv', *(p.name for p in report.figures.values())])}")
+    for v in report.verdicts:
+        print(f"claim {v.claim['id']} ({v.model}): {v.verdict}: {v.estimate} ({v.why})")
+    written = ["report.md", "results.csv", "intervals.csv", *(p.name for p in report.figures.values())]
+    print(f"{report.n_cells} cells, {report.n_problems} failed or missing: {', '.join(str(out / n) for n in written)}")
     return 0
 

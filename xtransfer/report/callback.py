@@ -16,7 +16,8 @@ class SweepSummary(Callback):
     """Writes report.md, results.csv and heatmap.png into the sweep dir and logs the task scores.
 
     Hydra skips on_multirun_end when a job failed, so after a failure the report is also
-    refreshed at the end of every later job: the last one leaves the full report."""
+    refreshed at the end of every later job: the last one leaves the full report. The refreshes
+    before it leave out what takes minutes on a large grid (intervals, tests, claims)."""
 
     def __init__(self) -> None:
         self.failed = False
@@ -24,8 +25,9 @@ class SweepSummary(Callback):
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         self.failed = self.failed or job_return.status == JobStatus.FAILED
         if self.failed and str(config.hydra.mode).endswith("MULTIRUN"):  # a RunMode enum in real configs
-            if any(Path(config.hydra.sweep.dir).glob("*/results.json")):   # else there is nothing to tabulate yet
-                write_sweep_report(config, quiet=True)
+            sweep = Path(config.hydra.sweep.dir)
+            if any(sweep.glob("*/results.json")):   # else there is nothing to tabulate yet
+                write_sweep_report(config, quiet=True, uncertainty=_every_job_started(sweep))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if not any(Path(config.hydra.sweep.dir).glob("*/results.json")):
@@ -34,12 +36,22 @@ class SweepSummary(Callback):
         write_sweep_report(config, quiet=False)
 
 
-def write_sweep_report(config: DictConfig, quiet: bool) -> None:
+def _every_job_started(sweep: Path) -> bool:
+    """True once every cell of the sweep's grid has a job dir (this is the last job), or when unknown."""
+    from xtransfer.report.collect import expected_cells, ran_cells
+    try:
+        return set(expected_cells(sweep)) <= ran_cells(sweep)
+    except Exception:
+        return True
+
+
+def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True) -> None:
     """Never raises: a report that fails must not fail the sweep or hide its results."""
     sweep = Path(config.hydra.sweep.dir)
     try:
-        from xtransfer.report.build import write_report
-        report = write_report([sweep], sweep, OmegaConf.select(config, "report.split", default="test"))
+        from xtransfer.report.build import Options, write_report
+        report = write_report([sweep], sweep, Options(uncertainty=uncertainty,
+                                                      split=OmegaConf.select(config, "report.split", default="test")))
     except Exception as e:
         log.error("grid report failed (%s: %s); results are in %s/*/results.json, retry with "
                   "`python -m xtransfer.report %s`", type(e).__name__, e, sweep, sweep)

@@ -8,10 +8,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 
-def heatmap(deltas: dict[str, pd.DataFrame], path: Path) -> None:
-    """One panel per model: rows intermediates (no `none`), columns targets, colours centred on 0."""
+def heatmap(deltas: dict[str, pd.DataFrame], path: Path, significant: dict[str, pd.DataFrame] | None = None) -> None:
+    """One panel per model: rows intermediates (no `none`), columns targets, colours centred on 0.
+
+    A gain that survives the paired test and Holm's correction (`significant`: label x target booleans)
+    is marked with * and a black frame."""
     finite = [abs(v) for d in deltas.values() for v in d.to_numpy().ravel() if not math.isnan(v)]
     limit = max(finite, default=0.0) or 1.0      # symmetric limits keep 0 at the neutral colour
     panels = list(deltas.items()) or [("no model", pd.DataFrame())]
@@ -31,9 +35,15 @@ def heatmap(deltas: dict[str, pd.DataFrame], path: Path) -> None:
         image = ax.imshow(np.ma.masked_invalid(values), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
         ax.set_xticks(range(table.shape[1]), table.columns, rotation=30, ha="right")
         ax.set_yticks(range(table.shape[0]), table.index)
+        marks = (significant or {}).get(model, pd.DataFrame()).reindex(index=table.index, columns=table.columns)
         for (i, j), v in np.ndenumerate(values):
-            ax.text(j, i, "—" if math.isnan(v) else f"{v:+.1f}", ha="center", va="center",
+            star = bool(marks.iat[i, j]) if pd.notna(marks.iat[i, j]) else False   # NaN: not tested
+            ax.text(j, i, "—" if math.isnan(v) else f"{v:+.1f}" + ("*" if star else ""), ha="center", va="center",
                     color="white" if abs(v) > 0.6 * limit else "black")
+            if star:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
+        if marks.notna().any().any():
+            ax.set_xlabel("* significant (paired test, Holm)")
     if image is not None:
         fig.colorbar(image, ax=list(axes), shrink=0.8)
     fig.savefig(path, dpi=120, bbox_inches="tight")

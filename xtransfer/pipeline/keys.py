@@ -1,0 +1,109 @@
+"""What each stage of a cell is keyed by, without building anything: the chain of training stages
+and the payload each stage's key hashes (cache/stages.py: key = hash of kind + payload).
+
+chain.py builds stages from these payloads; `python -m xtransfer.plan` computes the same keys to
+say what a grid will train before it runs. Nothing here loads a model, a tokenizer or torch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import logging
+from pathlib import Path
+from typing import Any
+
+from xtransfer.cache.hashing import digest, file_digest
+from xtransfer.config.schema import CellSpec, ModelSpec, OptimSpec, SamplingSpec, TrainPart
+from xtransfer.data.sources import data_fingerprint
+
+log = logging.getLogger(__name__)
+
+Link = tuple[str, str, tuple[TrainPart, ...], OptimSpec, SamplingSpec | None]   # (kind, name, parts, optim, sampling)
+
+
+def pretrained_payload(model: ModelSpec) -> dict[str, Any] | None:
+    """A tiny model is itself a stage (a tokenizer trained on its corpus files + random init): its
+    payload. None for a hub or local checkpoint, which is no stage."""
+    if model.tiny is None:
+        return None
+    corpus = sorted(Path(p) for p in glob.glob(model.tiny.tokenizer_files))
+    # the corpus by content (in file-name order), never by where it is: tokenizer_files is a location
+    tiny = {k: v for k, v in dataclasses.asdict(model.tiny).items() if k != "tokenizer_files"}
+    return {"tiny": tiny, "corpus": [file_digest(p) for p in corpus]}
+
+
+def checkpoint_key(model: ModelSpec) -> str:
+    """The identity of a hub or local (not tiny) model: hub id and revision, or the bytes of a local dir."""
+    path = Path(model.name_or_path)
+    if path.is_dir():  # a local checkpoint: its files name it
+        identity = {"dir": sorted(file_digest(p) for p in path.rglob("*") if p.is_file())}
+    else:
+        identity = {"hub": model.name_or_path, "revision": model.revision}
+    return digest(identity)
+
+
+def training_chain(cell: CellSpec) -> list[Link]:
+    """The training stages before the target, in order: (kind, name, parts, optim, sampling).
+
+    [mlm] -> the intermediate: one stage, one multi-task stage, or one stage per task of a
+    sequential chain. Each stage starts from the previous one, so chains that share a prefix
+    share its stages (their keys are equal). MLM mixed in is one more part of every stage.
+    """
+    chain: list[Link] = []
+    mlm, inter = cell.mlm, cell.intermediate
+    if mlm is not None and mlm.mode == "before":
+        chain.append(("mlm", mlm.part.task.name, (mlm.part,), mlm.optim, None))
+    if inter is None:
+        return chain
+    extra = (mlm.part,) if mlm is not None and mlm.mode == "mixed" else ()
+    sampling = inter.sampling or (mlm.sampling if extra else None)   # how a stage of several parts mixes them
+    if inter.mode == "sequential":
+        for part in inter.parts:
+            chain.append(("intermediate", part.task.name, (part, *extra), inter.optim, sampling))
+    elif inter.mode == "multitask":
+        chain.append(("intermediate", "multitask", (*inter.parts, *extra), inter.optim, sampling))
+    else:
+        chain.append(("intermediate", inter.parts[0].task.name, (*inter.parts, *extra), inter.optim, sampling))
+    return chain
+
+
+def train_payload(cell: CellSpec, upstream: str, parts: tuple[TrainPart, ...], optim: OptimSpec,
+                  sampling: SamplingSpec | None, precision: str) -> dict[str, Any]:
+    """Exactly what determines a trained stage's weights: its key is the hash of this."""
+    return {
+        "upstream": upstream,
+        "parts": [{
+            "task": part.task.describe(),
+            "train": [{"task": task.name, "language": language, "data": data_fingerprint(task, "train", language),
+                       **({"spec": task.describe()} if task is not part.task else {})}
+                      for task, language in part.sources],
+            "max_train_examples": part.max_train_examples,
+            "validation": {"task": part.val_task.name, "language": part.val_language,
+                           "data": data_fingerprint(part.val_task, "validation", part.val_language)},
+        } for part in parts],
+        "sampling": dataclasses.asdict(sampling) if len(parts) > 1 else None,
+        "optim": dataclasses.asdict(optim),
+        "seed": cell.seed,
+        "precision": precision,
+    }
+
+
+def _eval_data(cell: CellSpec) -> dict[str, str]:
+    target = cell.target
+    return {f"{split}/{lang}": data_fingerprint(target.eval_task, split, lang)
+            for split in target.eval_splits for lang in target.languages}
+
+
+def evaluation_payload(cell: CellSpec, trained: str) -> dict[str, Any]:
+    """A trained target's evaluation: the target stage's key, the eval task and its data."""
+    target = cell.target
+    return {"upstream": trained, "task": target.eval_task.describe(), "data": _eval_data(cell),
+            "head": target.train_task.name}
+
+
+def retrieval_payload(cell: CellSpec, upstream: str, precision: str) -> dict[str, Any]:
+    """A retrieval target's scores from the upstream encoder (a checkpoint, or the pretrained model)."""
+    target = cell.target
+    return {"upstream": upstream, "task": target.eval_task.describe(), "data": _eval_data(cell),
+            "embedding": dataclasses.asdict(target.embedding), "precision": precision,
+            **({"oracle_threshold": True} if target.oracle_threshold else {})}
