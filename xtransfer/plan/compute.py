@@ -7,6 +7,8 @@ layer norms). The figures the estimate assumes live in conf/plan/estimates.yaml.
 """
 from __future__ import annotations
 
+import math
+
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -118,7 +120,13 @@ def stage_cost(stage: PlannedStage, est: Assumptions) -> Cost:
             examples = min(examples, optim.max_steps * optim.batch_size * optim.grad_accum)
         cost.examples = examples
         cost.train_tokens = examples * mean_tokens
-        cost.forward_tokens = optim.epochs * sum(v * t for v, t in zip(vals, tokens))
+        # validations: once per epoch, or every val_every_n_steps optimizer steps and once at the end
+        # (an upper bound: patience may stop a stage sooner)
+        validations = optim.epochs
+        if optim.val_every_n_steps:
+            steps = math.ceil(examples / (optim.batch_size * optim.grad_accum))
+            validations = steps // optim.val_every_n_steps + 1
+        cost.forward_tokens = validations * sum(v * t for v, t in zip(vals, tokens))
     for task, split, lang in stage.reads:
         cost.forward_tokens += _rows(task, split, lang, est, cost) * tokens_per_example(task, est)
     return cost
