@@ -159,7 +159,7 @@ def test_real_sample_gives_identical_rows_from_the_hub_and_from_local_files(tmp_
     folder.mkdir(parents=True)
     (folder / "de_gsd-ud-dev.conllu").write_bytes(sample.read_bytes())   # a temporary copy, outside the repo
     monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: str(tmp_path / "repo"))
-    hub = udpos(tmp_path, "data=hub", "target.eval_task.hub.path=someone/ud-2.5", "target.eval_task.hub.revision=0")
+    hub = udpos(tmp_path, "data=hub", "target.eval_task.hub.path=someone/ud-2.5", "target.eval_task.hub.revision=0123abc")   # a string: Hydra reads a bare 0 as an int
     local = udpos(tmp_path, "data=local", f"data.root={tmp_path / 'repo'}")
     rows_hub = load_rows(hub, "validation", "de", TAGGING.normalize)
     assert rows_hub == load_rows(local, "validation", "de", TAGGING.normalize)
