@@ -15,10 +15,13 @@ def digest(payload: Any, length: int = 16) -> str:
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
-    """Identity of a fast tokenizer: its full serialized state (vocab, normalizer, templates)."""
+    """Identity of a fast tokenizer: its full serialized state (vocab, normalizer, templates), less the
+    truncation and padding that transformers sets on every call (a checkpoint saved after training
+    carries the last call's): they never change what a call returns."""
     cached = getattr(tokenizer, "_xtransfer_fingerprint", None)
     if cached is None:
-        cached = hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
+        state = json.loads(tokenizer.backend_tokenizer.to_str())
+        cached = digest({k: v for k, v in state.items() if k not in ("truncation", "padding")})
         tokenizer._xtransfer_fingerprint = cached
     return cached
 
