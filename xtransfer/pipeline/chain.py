@@ -24,7 +24,9 @@ def pretrained_start(model: ModelSpec, store: StageStore) -> tuple[Start, Stage 
     """The encoder a cell starts from. A tiny model is itself a stage (trained tokenizer + random init)."""
     if model.tiny is not None:
         corpus = sorted(Path(p) for p in glob.glob(model.tiny.tokenizer_files))
-        payload = {"tiny": dataclasses.asdict(model.tiny), "corpus": [file_digest(p) for p in corpus]}
+        # the corpus by its bytes, not where it lies (tokenizer_files is a path)
+        tiny = {k: v for k, v in dataclasses.asdict(model.tiny).items() if k != "tokenizer_files"}
+        payload = {"tiny": tiny, "corpus": [file_digest(p) for p in corpus]}
 
         def build(out: Path) -> dict[str, Any]:
             build_tiny(model.tiny, out)
