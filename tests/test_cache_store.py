@@ -26,12 +26,15 @@ def test_finished_stage_holds_its_payload_metrics_and_record(tmp_path):
     payload = {"task": "xnli", "lr": 1e-5, "note": "Köln"}
     stage = StageStore(tmp_path).run("target", "xnli", payload, lambda out: {"acc": 91.5, "lang": "日本"})
     assert stage.key == stage_key("target", payload) == digest({"kind": "target", **payload})
+    assert (stage.kind, stage.name, stage.reused) == ("target", "xnli", False)
     assert stage.path == tmp_path / "target" / f"xnli-{stage.key}"
     assert yaml.safe_load((stage.path / "stage.yaml").read_text()) == {
         "kind": "target", "name": "xnli", "key": stage.key, "payload": payload}
-    assert "Köln" in (stage.path / "stage.yaml").read_text(encoding="utf-8")        # readable, not escaped
+    # readable: in the order written, unicode as is
+    assert (stage.path / "stage.yaml").read_text(encoding="utf-8") == (
+        f"kind: target\nname: xnli\nkey: {stage.key}\npayload:\n  task: xnli\n  lr: 1.0e-05\n  note: Köln\n")
     assert json.loads((stage.path / "metrics.json").read_text()) == stage.metrics == {"acc": 91.5, "lang": "日本"}
-    assert "日本" in (stage.path / "metrics.json").read_text(encoding="utf-8")
+    assert (stage.path / "metrics.json").read_text(encoding="utf-8") == '{\n "acc": 91.5,\n "lang": "日本"\n}'
     assert (stage.path / MARKER).read_text() == "ok\n"
     assert Stage("eval", "xnli", "k", Path("/p"), True, 1.23456, {}).record() == {
         "kind": "eval", "name": "xnli", "key": "k", "reused": True, "seconds": 1.23, "path": "/p"}
@@ -42,8 +45,8 @@ def test_reuse_is_logged_and_timed(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="xtransfer.cache"):
         built = store.run("target", "xnli", {"k": 1}, lambda out: time.sleep(0.2) or {})
         reused = store.run("target", "xnli", {"k": 1}, lambda out: {})
-    assert f"stage target/xnli-{built.key}: building" in caplog.text
-    assert f"stage target/xnli-{built.key}: reused {built.path}" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.name == "xtransfer.cache.stages"] == [
+        f"stage target/xnli-{built.key}: building", f"stage target/xnli-{built.key}: reused {built.path}"]
     assert built.seconds >= 0.2 > reused.seconds
 
 
@@ -115,7 +118,8 @@ def test_a_job_that_waited_for_another_jobs_build_reuses_it(tmp_path, caplog):
     assert waited.is_set() and job_a.exitcode == 0
     assert json.loads(Path(result).read_text()) == {"reused": False, "metrics": {"built_by": "A"}}
     assert stage_b.reused is True and stage_b.metrics == {"built_by": "A"}
-    assert f"waiting for another job to finish {stage_b.path}" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.name == "xtransfer.cache.locking"] == [
+        f"waiting for another job to finish {stage_b.path}"]
 
 
 # ---- content hashes -------------------------------------------------------------------------
@@ -153,5 +157,8 @@ def test_file_digest_memoizes_a_settled_file_by_path_size_and_mtime(tmp_path, mo
     assert file_digest(f) == first
     young = time.time_ns() - hashing._RACY_NS + 10**9  # within the granularity of now: not memoized
     os.utime(f, ns=(young, young))
+    file_digest(f)
+    assert len(hashing._file_digests) == 2
+    monkeypatch.setattr(hashing.time, "time_ns", lambda: young + hashing._RACY_NS)  # exactly the granularity
     file_digest(f)
     assert len(hashing._file_digests) == 2

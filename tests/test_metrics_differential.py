@@ -16,8 +16,8 @@ seqeval_metrics = pytest.importorskip("seqeval.metrics")
 
 TYPES = ["PER", "LOC", "ORG"]
 IOB2 = ["O"] + [f"{p}-{t}" for t in TYPES for p in "BI"]
-IOBES = IOB2 + [f"{p}-{t}" for t in TYPES for p in "ES"]
-UPOS = ["NOUN", "VERB", "ADJ", "ADP", "SCONJ", "SYM", "X", "PUNCT", "PROPN", "DET"]
+IOBES = IOB2 + [f"{p}-{t}" for t in [*TYPES, "GEO-LOC"] for p in "BIES"]  # a type may hold a '-'
+UPOS = ["NOUN", "VERB", "ADJ", "ADP", "SCONJ", "SYM", "X", "PUNCT", "PROPN", "DET", "."]  # PTB's '.' too
 
 
 # ---- entity P/R/F1 against seqeval -------------------------------------------------------
@@ -46,7 +46,11 @@ def _i_then_b_of_same_type(sentences) -> bool:
     return any(a[:2] == "I-" and b[:2] == "B-" and a[2:] == b[2:] for s in sentences for a, b in zip(s, s[1:]))
 
 
-@pytest.mark.parametrize("tags, n", [(IOB2, 3000), (IOBES, 500), (UPOS, 500)], ids=["iob2", "iobes", "upos"])
+UNTYPED = ["O", "B", "I", "E", "S"]  # chunking without types: every chunk has the type '_'
+
+
+@pytest.mark.parametrize("tags, n", [(IOB2, 3000), (IOBES, 500), (UPOS, 500), (UNTYPED, 300)],
+                         ids=["iob2", "iobes", "upos", "untyped"])
 def test_entity_scores_equal_seqeval_on_random_sequences(tags, n):
     rng = random.Random(f"seqeval-{len(tags)}")
     seen = {"i_then_b": 0, "no_pred": 0, "no_gold": 0, "partial": 0}
@@ -74,12 +78,27 @@ def test_i_followed_by_b_of_the_same_type_closes_the_chunk():
     assert chunks([["I-LOC", "B-LOC"]]) == chunks([["B-LOC", "B-LOC"]]) == {("LOC", 0, 0), ("LOC", 1, 1)}
 
 
+def test_chunk_types_as_seqeval_reads_them():
+    # the type is everything after the first '-'; a tag without one has the type '_' ('X') or its tail
+    assert chunks([["B-GEO-LOC", "I-GEO-LOC", "X", "NOUN"]]) == {("GEO-LOC", 0, 1), ("_", 2, 2), ("OUN", 3, 3)}
+
+
 def test_precision_and_recall_are_zero_where_nothing_is_predicted_or_gold():
     gold, nothing = [["B-PER", "I-PER", "O", "B-LOC"]], [["O", "O", "O", "O"]]
     zero = {"f1": 0.0, "precision": 0.0, "recall": 0.0}
     assert entity_scores(gold, nothing) == zero == _seqeval(gold, nothing)
     assert entity_scores(nothing, gold) == zero == _seqeval(nothing, gold)
     assert entity_scores(nothing, nothing) == zero == _seqeval(nothing, nothing)
+
+
+def test_accuracies_of_nothing_are_refused():
+    from xtransfer.metrics import accuracy
+    from xtransfer.metrics.seqeval import token_accuracy
+
+    for score in (lambda: accuracy([], []), lambda: token_accuracy([[]], [[]])):
+        with pytest.raises(ValueError, match="^accuracy of an empty set is undefined$"):
+            score()
+    assert token_accuracy([["A", "B"], ["C"]], [["A", "X"], ["C"]]) == pytest.approx(200 / 3)
 
 
 def test_precision_recall_and_f1_are_each_their_own_figure():
@@ -112,8 +131,10 @@ def test_squad_v1_every_branch_hand_computed():
     assert scores == pytest.approx({"f1": 100 * sum(f1) / 6, "exact_match": 100 * sum(em) / 6})
     with pytest.raises(ValueError, match=r"1 questions without a prediction, e.g. \['missing'\]"):
         squad.squad_v1(predictions, gold)
-    with pytest.raises(ValueError, match="EM/F1 of an empty set is undefined"):
+    with pytest.raises(ValueError, match="^EM/F1 of an empty set is undefined$"):
         squad.squad_v1({}, {})
+    with pytest.raises(ValueError, match=r"^4 questions without a prediction, e.g. \['a', 'b', 'c'\]$"):
+        squad.squad_v1({}, {q: ["x"] for q in "abcd"})
 
 
 def test_squad_tokens_normalise_like_the_official_script():
@@ -159,6 +180,13 @@ def test_squad_v2_threshold_stays_at_zero_when_answering_never_helps():
     assert (scores["best_exact"], scores["best_exact_thresh"]) == (50.0, 0.0)
 
 
+def test_squad_v2_threshold_search_costs_nothing_for_an_abstention_on_a_no_answer():
+    # start 1 (one no-answer); n abstains (+0), then h is right (+1): best 2 of 2 at h's margin
+    scores = squad.squad_v2({"n": "", "h": "yes"}, {"n": [], "h": ["yes"]}, {"n": -5.0, "h": -1.0})
+    assert (scores["best_f1"], scores["best_f1_thresh"]) == (100.0, -1.0)
+    assert (scores["best_exact"], scores["best_exact_thresh"]) == (100.0, -1.0)
+
+
 def test_squad_v2_groups_only_what_exists_and_thresholds_only_with_margins():
     only_answerable = squad.squad_v2({"a": "x"}, {"a": ["x"]})
     assert only_answerable == {"f1": 100.0, "exact_match": 100.0, "HasAns_f1": 100.0, "HasAns_exact": 100.0}
@@ -181,6 +209,7 @@ def test_squad_v2_groups_only_what_exists_and_thresholds_only_with_margins():
     ("zh", "北京。", "北京大学", 0, 2 / 3),                  # characters are tokens: 2 of 4
     ("zh", "北京 university", "北京university", 1, 1),      # latin runs are one token beside CJK
     ("zh", "\u9fa6\u9fa6 x", "\u9fa6", 0, 0),             # U+9FA6 is past the script's CJK range
+    ("en", "北京", "北京大学", 0, 0),                         # only zh splits CJK characters
 ])
 def test_mlqa_normalises_per_language(lang, prediction, gold, em, f1):
     scores = squad.mlqa({"q": prediction}, {"q": [gold]}, lang)

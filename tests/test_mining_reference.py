@@ -72,6 +72,25 @@ def _random_sides(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]
     return mining.normalize(torch.tensor(x)), mining.normalize(torch.tensor(y))
 
 
+# ---- neighbour tables -----------------------------------------------------------------------
+def test_normalize_scales_each_row_to_unit_length():
+    assert torch.equal(mining.normalize(torch.tensor([[3.0, 4.0], [0.0, 2.0]])), torch.tensor([[0.6, 0.8], [0.0, 1.0]]))
+
+
+def test_top_k_in_blocks_equals_brute_force():
+    g = torch.Generator().manual_seed(1)
+    x, y = mining.normalize(torch.randn(9, 4, generator=g)), mining.normalize(torch.randn(7, 4, generator=g))
+    assert torch.equal(mining.top_k(x, y, 3, block=2), (x @ y.T).topk(3, dim=1).indices)
+    assert mining.top_k(x, y, 10, block=4).shape == (9, 7)  # k capped at the other side's size
+
+
+def test_every_table_lives_on_the_inputs_device():
+    # the meta device stands in for a GPU: a table made on the default device could not take its blocks
+    x, y = torch.empty(5, 4, device="meta"), torch.empty(6, 4, device="meta")
+    assert {t.device.type for t in mining.knn_both(x, y, 3, block=2)} == {"meta"}
+    assert mining.top_k(x, y, 2, block=2).device.type == "meta"
+
+
 # ---- margin mining -------------------------------------------------------------------------
 def test_margin_mine_equals_the_brute_force_reference_on_random_sides():
     rng = np.random.default_rng(2018)
@@ -91,6 +110,29 @@ def test_margin_mine_equals_the_brute_force_reference_on_random_sides():
         totals = {name: totals[name] + branches[name] for name in totals}
     # every branch of the greedy pass is reached many times over the trials
     assert min(totals.values()) >= 20, totals
+
+
+def test_tied_margins_keep_the_proposal_order():
+    # Six isolated pairs (margin exactly 2) and six pairs with a distractor beside the target
+    # (margin 1/.65 for the pair, .6/.55 for the distractor): ties of distinct pairs, kept in
+    # proposal order (x's proposals by row, then y's), the same output every run.
+    n, xs, ys = 12, [], []
+    for p in range(n):
+        e = torch.zeros(2 * n)
+        e[2 * p] = 1.0
+        xs.append(e)
+        ys.append(e)
+        if p >= 6:
+            ys.append(0.6 * e + 0.8 * torch.nn.functional.one_hot(torch.tensor(2 * p + 1), 2 * n).float())
+    got = mining.margin_mine(torch.stack(xs), torch.stack(ys), k=2)
+    assert [(i, j) for i, j, _ in got] == [(p, p) for p in range(6)] + [(p, 2 * p - 6) for p in range(6, n)]
+    assert [s for *_, s in got] == pytest.approx([2.0] * 6 + [1 / 0.65] * 6)
+
+
+def test_margin_mine_defaults_to_xtremes_four_neighbours():
+    g = torch.Generator().manual_seed(4)
+    x, y = mining.normalize(torch.randn(8, 3, generator=g)), mining.normalize(torch.randn(8, 3, generator=g))
+    assert mining.margin_mine(x, y) == mining.margin_mine(x, y, k=4) != mining.margin_mine(x, y, k=5)
 
 
 def test_a_backward_proposal_is_kept_when_the_forward_one_lost_its_target():
