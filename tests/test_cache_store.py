@@ -1,0 +1,164 @@
+"""The stage store's other paths: what it writes, a leftover half-built folder, a job that waits
+for another job's build (real processes, the real file lock) and reuses it, and the content
+hashes every key is made of. Light imports only: the spawned job re-imports this module."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from xtransfer.cache import hashing
+from xtransfer.cache.hashing import digest, file_digest
+from xtransfer.cache.locking import MARKER, build_once
+from xtransfer.cache.stages import Stage, StageStore, stage_key
+
+
+# ---- what a finished stage holds ---------------------------------------------------------
+def test_finished_stage_holds_its_payload_metrics_and_record(tmp_path):
+    payload = {"task": "xnli", "lr": 1e-5, "note": "Köln"}
+    stage = StageStore(tmp_path).run("target", "xnli", payload, lambda out: {"acc": 91.5, "lang": "日本"})
+    assert stage.key == stage_key("target", payload) == digest({"kind": "target", **payload})
+    assert (stage.kind, stage.name, stage.reused) == ("target", "xnli", False)
+    assert stage.path == tmp_path / "target" / f"xnli-{stage.key}"
+    assert yaml.safe_load((stage.path / "stage.yaml").read_text()) == {
+        "kind": "target", "name": "xnli", "key": stage.key, "payload": payload}
+    # readable: in the order written, unicode as is
+    assert (stage.path / "stage.yaml").read_text(encoding="utf-8") == (
+        f"kind: target\nname: xnli\nkey: {stage.key}\npayload:\n  task: xnli\n  lr: 1.0e-05\n  note: Köln\n")
+    assert json.loads((stage.path / "metrics.json").read_text()) == stage.metrics == {"acc": 91.5, "lang": "日本"}
+    assert (stage.path / "metrics.json").read_text(encoding="utf-8") == '{\n "acc": 91.5,\n "lang": "日本"\n}'
+    assert (stage.path / MARKER).read_text() == "ok\n"
+    assert Stage("eval", "xnli", "k", Path("/p"), True, 1.23456, {}).record() == {
+        "kind": "eval", "name": "xnli", "key": "k", "reused": True, "seconds": 1.23, "path": "/p"}
+
+
+def test_reuse_is_logged_and_timed(tmp_path, caplog):
+    store = StageStore(tmp_path)
+    with caplog.at_level(logging.INFO, logger="xtransfer.cache"):
+        built = store.run("target", "xnli", {"k": 1}, lambda out: time.sleep(0.2) or {})
+        reused = store.run("target", "xnli", {"k": 1}, lambda out: {})
+    assert [r.getMessage() for r in caplog.records if r.name == "xtransfer.cache.stages"] == [
+        f"stage target/xnli-{built.key}: building", f"stage target/xnli-{built.key}: reused {built.path}"]
+    assert built.seconds >= 0.2 > reused.seconds
+
+
+# ---- leftovers ------------------------------------------------------------------------------
+def test_a_half_built_leftover_folder_is_rebuilt_not_reused(tmp_path):
+    store, payload = StageStore(tmp_path), {"lr": 1}
+    path = store.path("target", "xnli", stage_key("target", payload))
+    (path / "model").mkdir(parents=True)                  # a crash of an older version: no marker
+    (path / "model" / "half.bin").write_bytes(b"half")
+    stage = store.run("target", "xnli", payload, lambda out: (out / "weights.bin").write_bytes(b"w") and {"acc": 1})
+    assert stage.path == path and not stage.reused
+    assert sorted(p.name for p in path.iterdir()) == [MARKER, "metrics.json", "stage.yaml", "weights.bin"]
+
+
+def test_a_leftover_temporary_folder_of_this_process_id_is_cleared(tmp_path):
+    path = tmp_path / "stage"
+    tmp = tmp_path / f"stage.tmp-{os.getpid()}"           # a crashed job whose pid we now have
+    tmp.mkdir()
+    (tmp / "junk").write_text("x")
+    assert build_once(path, lambda out: (out / "new").write_text("y")) is False
+    assert sorted(p.name for p in path.iterdir()) == [MARKER, "new"] and not tmp.exists()
+    assert build_once(path, lambda out: pytest.fail("a complete folder is never rebuilt")) is True
+
+
+# ---- two jobs, one build ------------------------------------------------------------------
+def _hold_the_build(root: str, gate: str, result: str) -> None:
+    """Job A: builds the stage and keeps the lock until `gate` exists."""
+    def build(out: Path):
+        Path(gate + ".started").write_text("")
+        deadline = time.time() + 60
+        while not Path(gate).exists():
+            assert time.time() < deadline, "never released"
+            time.sleep(0.02)
+        return {"built_by": "A"}
+
+    stage = StageStore(root).run("intermediate", "mnli", {"k": 1}, build)
+    Path(result).write_text(json.dumps({"reused": stage.reused, "metrics": stage.metrics}))
+
+
+def test_a_job_that_waited_for_another_jobs_build_reuses_it(tmp_path, caplog):
+    root, gate, result = str(tmp_path / "s"), str(tmp_path / "gate"), str(tmp_path / "a.json")
+    job_a = mp.get_context("spawn").Process(target=_hold_the_build, args=(root, gate, result))
+    job_a.start()
+    try:
+        deadline = time.time() + 120
+        while not Path(gate + ".started").exists():  # A holds the lock and is building
+            assert time.time() < deadline and job_a.is_alive(), "job A did not start its build"
+            time.sleep(0.05)
+        waited = threading.Event()
+
+        class Release(logging.Handler):  # A finishes only once B is waiting on the lock
+            def emit(self, record):
+                if "waiting for another job" in record.getMessage():
+                    waited.set()
+                    Path(gate).write_text("")
+
+        handler = Release()
+        logging.getLogger("xtransfer.cache.locking").addHandler(handler)
+        try:
+            with caplog.at_level(logging.INFO, logger="xtransfer.cache"):
+                stage_b = StageStore(root).run("intermediate", "mnli", {"k": 1},
+                                               lambda out: pytest.fail("job B must not build"))
+        finally:
+            logging.getLogger("xtransfer.cache.locking").removeHandler(handler)
+        job_a.join(60)
+    finally:
+        Path(gate).write_text("")
+        job_a.join(10)
+    assert waited.is_set() and job_a.exitcode == 0
+    assert json.loads(Path(result).read_text()) == {"reused": False, "metrics": {"built_by": "A"}}
+    assert stage_b.reused is True and stage_b.metrics == {"built_by": "A"}
+    assert [r.getMessage() for r in caplog.records if r.name == "xtransfer.cache.locking"] == [
+        f"waiting for another job to finish {stage_b.path}"]
+
+
+# ---- content hashes -------------------------------------------------------------------------
+def test_digest_is_the_sha256_of_canonical_json():
+    payload = {"b": [1, "Köln"], "a": None, "p": Path("x/y")}
+    canonical = '{"a": null, "b": [1, "Köln"], "p": "x/y"}'  # sorted keys, UTF-8 kept, paths as text
+    assert digest(payload) == hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    assert digest(payload, length=40) == hashlib.sha256(canonical.encode()).hexdigest()[:40]
+    assert digest({"a": 1, "b": 2}) == digest({"b": 2, "a": 1}) != digest({"a": 1, "b": 3})
+
+
+def test_file_digest_is_the_bytes_and_never_trusts_a_fresh_mtime(tmp_path, monkeypatch):
+    monkeypatch.setattr(hashing, "_file_digests", {})
+    f = tmp_path / "data.tsv"
+    f.write_bytes(b"abc")
+    assert file_digest(f) == hashlib.sha256(b"abc").hexdigest()
+    stat = f.stat()
+    f.write_bytes(b"abd")  # same size, rewritten within the mtime granularity
+    os.utime(f, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert file_digest(f) == hashlib.sha256(b"abd").hexdigest()
+    assert hashing._file_digests == {}  # a file younger than the granularity is not memoized
+
+
+def test_file_digest_memoizes_a_settled_file_by_path_size_and_mtime(tmp_path, monkeypatch):
+    monkeypatch.setattr(hashing, "_file_digests", {})
+    f = tmp_path / "data.tsv"
+    f.write_bytes(b"abc")
+    old = time.time_ns() - hashing._RACY_NS - 10**9   # settled: older than the granularity
+    os.utime(f, ns=(old, old))
+    first = file_digest(f)
+    assert hashing._file_digests == {(str(f.resolve()), 3, old): first}
+    hashing._file_digests[(str(f.resolve()), 3, old)] = "memo"
+    assert file_digest(f) == "memo"                    # read from the memo, not the disk
+    os.utime(f, ns=(old + 1, old + 1))                 # touched: a new memo entry, the bytes read again
+    assert file_digest(f) == first
+    young = time.time_ns() - hashing._RACY_NS + 10**9  # within the granularity of now: not memoized
+    os.utime(f, ns=(young, young))
+    file_digest(f)
+    assert len(hashing._file_digests) == 2
+    monkeypatch.setattr(hashing.time, "time_ns", lambda: young + hashing._RACY_NS)  # exactly the granularity
+    file_digest(f)
+    assert len(hashing._file_digests) == 2
