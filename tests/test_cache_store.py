@@ -58,7 +58,7 @@ def test_a_half_built_leftover_folder_is_rebuilt_not_reused(tmp_path):
     (path / "model" / "half.bin").write_bytes(b"half")
     stage = store.run("target", "xnli", payload, lambda out: (out / "weights.bin").write_bytes(b"w") and {"acc": 1})
     assert stage.path == path and not stage.reused
-    assert sorted(p.name for p in path.iterdir()) == [MARKER, "metrics.json", "stage.yaml", "weights.bin"]
+    assert sorted(p.name for p in path.iterdir()) == [MARKER, "MANIFEST.json", "metrics.json", "stage.yaml", "weights.bin"]
 
 
 def test_a_leftover_temporary_folder_of_this_process_id_is_cleared(tmp_path):
@@ -67,7 +67,7 @@ def test_a_leftover_temporary_folder_of_this_process_id_is_cleared(tmp_path):
     tmp.mkdir()
     (tmp / "junk").write_text("x")
     assert build_once(path, lambda out: (out / "new").write_text("y")) is False
-    assert sorted(p.name for p in path.iterdir()) == [MARKER, "new"] and not tmp.exists()
+    assert sorted(p.name for p in path.iterdir()) == [MARKER, "MANIFEST.json", "new"] and not tmp.exists()
     assert build_once(path, lambda out: pytest.fail("a complete folder is never rebuilt")) is True
 
 
