@@ -60,7 +60,7 @@ def featurize(task: TaskSpec, split: str, language: str, tokenizer, scratch: Pat
     memory is one chunk's rows whatever the split's size (ANLI+ is 1.1M rows). A large chunk is
     tokenized by several processes when the family's featurize treats rows independently."""
     family = get_family(task.family)
-    num_proc = min(os.cpu_count() or 1, MAX_PROCS) if num_proc is None else num_proc
+    num_proc = min(len(os.sched_getaffinity(0)), MAX_PROCS) if num_proc is None else num_proc  # the job's CPUs, not the node's
     scratch.mkdir(parents=True, exist_ok=True)
     rows, chunks = iter_rows(task, split, language, family.normalize), []
     while chunk := list(itertools.islice(rows, chunk_rows)):

@@ -12,38 +12,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 from xtransfer.config.schema import TaskSpec
 from xtransfer.errors import DataError
-from xtransfer.xglue.benchmark import LANGUAGES, SPLITS, TARGET_TASKS, label_file, prediction_file
+from xtransfer.xglue.benchmark import LANGUAGES, SPLITS, label_file, prediction_file
 
 Cell = Any   # xtransfer.xtreme.export.Cell (job_dir, results, describe(), eval_task()); that CLI calls this module
-
-
-def select(cells: list[Cell], model: str | None, intermediate: str | None, seed: int | None,
-           setting: str | None = None) -> dict[str, Cell]:
-    """XGLUE task -> the one cell that fills it; an error listing the candidates when several do."""
-    by_task: dict[str, list[Cell]] = {}
-    for cell in cells:
-        r = cell.results
-        if ((model is None or r["model"] == model) and (intermediate is None or r["intermediate"] == intermediate)
-                and (seed is None or r["seed"] == seed) and (setting is None or r.get("setting", "zero-shot") == setting)):
-            task = TARGET_TASKS.get(r["target"])
-            if task is None:
-                print(f"skipped {r['target']}: not an XGLUE task ({cell.job_dir})", file=sys.stderr)
-            else:
-                by_task.setdefault(task, []).append(cell)
-    if not by_task:
-        raise DataError(f"no xglue_* cell matches the filters among {len(cells)} cells")
-    for task, candidates in by_task.items():
-        if len(candidates) > 1:
-            listing = "; ".join(c.describe() for c in candidates)
-            raise DataError(f"{len(candidates)} cells fill XGLUE task '{task}': {listing}. "
-                            f"A submission takes one: choose with --model, --intermediate, --setting and --seed")
-    return {task: candidates[0] for task, candidates in by_task.items()}
 
 
 def _suffix(task: str) -> str:

@@ -21,7 +21,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from omegaconf import OmegaConf
 
@@ -71,8 +71,10 @@ def find_cells(dirs: list[Path]) -> list[Cell]:
 
 
 def select(cells: list[Cell], model: str | None, intermediate: str | None, seed: int | None,
-           setting: str | None = None) -> dict[str, Cell]:
-    """XTREME task -> the one cell that fills it; an error listing the candidates when several do."""
+           setting: str | None = None, task_of: Callable[[Cell], str | None] = lambda c: c.task,
+           benchmark: str = "XTREME") -> dict[str, Cell]:
+    """Benchmark task -> the one cell that fills it (`task_of` names a cell's task, None: not scored by
+    the benchmark); an error listing the candidates when several do."""
     wanted = [c for c in cells
               if (model is None or c.results["model"] == model)
               and (intermediate is None or c.results["intermediate"] == intermediate)
@@ -80,17 +82,18 @@ def select(cells: list[Cell], model: str | None, intermediate: str | None, seed:
               and (setting is None or c.results.get("setting", "zero-shot") == setting)]
     by_task: dict[str, list[Cell]] = {}
     for cell in wanted:
-        if cell.task is None:
-            print(f"skipped {cell.results['target']}: not scored by XTREME's evaluator ({cell.job_dir})",
+        task = task_of(cell)
+        if task is None:
+            print(f"skipped {cell.results['target']}: not an {benchmark} task ({cell.job_dir})",
                   file=sys.stderr)
         else:
-            by_task.setdefault(cell.task, []).append(cell)
+            by_task.setdefault(task, []).append(cell)
     if not by_task:
-        raise DataError(f"no cell with an XTREME task matches the filters among {len(cells)} cells")
+        raise DataError(f"no cell with an {benchmark} task matches the filters among {len(cells)} cells")
     for task, candidates in by_task.items():
         if len(candidates) > 1:
             listing = "; ".join(c.describe() for c in candidates)
-            raise DataError(f"{len(candidates)} cells fill XTREME task '{task}': {listing}. "
+            raise DataError(f"{len(candidates)} cells fill {benchmark} task '{task}': {listing}. "
                             f"A submission takes one: choose with --model, --intermediate, --setting and --seed")
     return {task: candidates[0] for task, candidates in by_task.items()}
 
@@ -228,9 +231,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def _main_xglue(args: argparse.Namespace) -> None:
     from xtransfer.xglue import export as xglue
+    from xtransfer.xglue.benchmark import TARGET_TASKS as XGLUE_TASKS
 
     try:
-        chosen = xglue.select(find_cells(args.dirs), args.model, args.intermediate, args.seed, args.setting)
+        chosen = select(find_cells(args.dirs), args.model, args.intermediate, args.seed, args.setting,
+                        task_of=lambda c: XGLUE_TASKS.get(c.results["target"]), benchmark="XGLUE")
         for task, cell in chosen.items():
             written = xglue.export_predictions(cell, task, args.out, args.split)
             if args.labels:
