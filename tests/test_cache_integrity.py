@@ -141,7 +141,7 @@ def tokenizer(tmp_path_factory):
     (corpus / "en.txt").write_text("a man eats . someone eats . a dog runs .\n" * 30)
     return train_tiny_tokenizer(TinySpec(tokenizer_files=str(corpus / "*.txt"), vocab_size=60, hidden_size=8,
                                          num_hidden_layers=1, num_attention_heads=1, intermediate_size=8,
-                                         max_position_embeddings=64, init_seed=0))
+                                         max_position_embeddings=64, init_seed=0, architecture="xlmr"))
 
 
 def nli_task(root: Path):

@@ -252,7 +252,7 @@ def test_tiny_model_is_keyed_by_its_config_and_corpus_bytes_not_their_location(c
         (tmp_path / d / "en.txt").write_text("the cat\n")
         (tmp_path / d / "de.txt").write_text("die Katze\n")
     tiny = TinySpec(tokenizer_files=str(tmp_path / "a" / "*.txt"), vocab_size=100, hidden_size=8, num_hidden_layers=1,
-                    num_attention_heads=2, intermediate_size=16, max_position_embeddings=64, init_seed=0)
+                    num_attention_heads=2, intermediate_size=16, max_position_embeddings=64, init_seed=0, architecture="xlmr")
     key = lambda spec: chain.pretrained_start(replace(cell.model, tiny=spec), PayloadStore())[0].key  # noqa: E731
     base = key(tiny)
     for f in dataclasses.fields(TinySpec):

@@ -90,7 +90,7 @@ def test_a_model_folder_with_damaged_weights_is_one_message(tmp_path):
 
     (tmp_path / "corpus.txt").write_text("a man eats .\n" * 30)
     build_tiny(TinySpec(tokenizer_files=str(tmp_path / "corpus.txt"), vocab_size=60, hidden_size=8, num_hidden_layers=1,
-                        num_attention_heads=1, intermediate_size=8, max_position_embeddings=64, init_seed=0),
+                        num_attention_heads=1, intermediate_size=8, max_position_embeddings=64, init_seed=0, architecture="xlmr"),
                tmp_path / "m")
     model = tmp_path / "m" / "model"
     (model / "model.safetensors").write_bytes((model / "model.safetensors").read_bytes()[:50])

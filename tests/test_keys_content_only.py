@@ -10,9 +10,10 @@ from xtransfer.pipeline.chain import pretrained_start
 
 
 def tiny(corpus: Path) -> ModelSpec:
-    return ModelSpec(name="tiny", tiny=TinySpec(tokenizer_files=str(corpus / "*.txt"), vocab_size=60, hidden_size=8,
+    return ModelSpec(name="tiny", family="tiny-xlmr", kind="encoder", pooling="first", attn_implementation=None,
+                     peft=None, lora=None, tiny=TinySpec(tokenizer_files=str(corpus / "*.txt"), vocab_size=60, hidden_size=8,
                                                 num_hidden_layers=1, num_attention_heads=1, intermediate_size=8,
-                                                max_position_embeddings=64, init_seed=0))
+                                                max_position_embeddings=64, init_seed=0, architecture="xlmr"))
 
 
 def write_corpus(folder: Path, text: str) -> Path:

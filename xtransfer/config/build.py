@@ -13,7 +13,7 @@ from xtransfer.config.checks import check_fields, setting
 from xtransfer.config.labels import intermediate_label
 from xtransfer.config.schema import (CacheSpec, CellSpec, EmbeddingSpec, HubSource, IntermediateSpec, LocalSource, LoggerSpec,
                                      MlmSpec, ModelSpec, OptimSpec, RuntimeSpec, SamplingSpec, TargetSpec, TaskSpec,
-                                     TinySpec, TrainPart, build_spec, to_dict)
+                                     LoraSpec, TinySpec, TrainPart, build_spec, to_dict)
 from xtransfer.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,11 @@ def build_target(node: Any) -> TargetSpec:
 
 def build_cell(cfg: DictConfig) -> CellSpec:
     check_fields(CellSpec, {"seed": to_dict(cfg.seed)}, "")
-    model = build_spec(ModelSpec, cfg.model, "model", tiny=lambda d: build_spec(TinySpec, d, "model.tiny"))
+    model = build_spec(ModelSpec, cfg.model, "model", tiny=lambda d: build_spec(TinySpec, d, "model.tiny"),
+                       lora=lambda d: build_spec(LoraSpec, d, "model.lora"))
+    if model.peft == "lora" and model.lora is None:
+        raise ConfigError(f"model.peft=lora but model '{model.name}' has no model.lora block (rank, alpha, dropout, "
+                          f"target_modules): add one to conf/model/{model.name}.yaml")
     runtime = build_spec(RuntimeSpec, cfg.trainer, "trainer")
     if runtime.devices != 1:
         raise ConfigError(f"trainer.devices={runtime.devices}: a cell trains on one device for now (multi-rank "

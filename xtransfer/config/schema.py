@@ -171,11 +171,27 @@ class TinySpec:
     intermediate_size: int = setting(ge=1)
     max_position_embeddings: int = setting(ge=8)
     init_seed: int = setting(ge=0)
+    architecture: str = setting(choices=("xlmr", "bert", "qwen2"))   # the transformers class it random-inits
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """LoRA adapters (peft) on the linear layers named by target_modules (conf/model/*.yaml `lora:`)."""
+    rank: int = setting(ge=1)
+    alpha: float = setting(gt=0)
+    dropout: float = setting(ge=0, le=1)
+    target_modules: list[str]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
+    family: str                                      # model_family in results.json (the scaling fit's groups)
+    kind: str = setting(choices=("encoder", "decoder"))
+    pooling: str = setting(choices=("first", "mean", "last"), hint="last = the last non-pad token (decoders)")
+    attn_implementation: str | None = setting(choices=("eager", "sdpa"))   # null: transformers' default
+    peft: str | None = setting(choices=("lora",))                          # null: full fine-tuning
+    lora: LoraSpec | None
     name_or_path: str | None = None
     revision: str | None = None
     num_parameters: int | None = setting(default=None, ge=1)

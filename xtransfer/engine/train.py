@@ -13,7 +13,7 @@ import torch
 from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import Logger
 
-from xtransfer.config.schema import OptimSpec, RuntimeSpec, SamplingSpec, TrainPart
+from xtransfer.config.schema import ModelSpec, OptimSpec, RuntimeSpec, SamplingSpec, TrainPart
 from xtransfer.engine.callbacks import KeepBest
 from xtransfer.engine.datamodule import StageData
 from xtransfer.engine.modeling import load_encoder, save_checkpoint
@@ -48,11 +48,11 @@ class Start:
 
 def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], optim: OptimSpec, runtime: RuntimeSpec,
               seed: int, cache_dir: str, logger: Logger | None, log_prefix: str,
-              sampling: SamplingSpec | None = None) -> dict[str, Any]:
+              sampling: SamplingSpec | None = None, model: ModelSpec | None = None) -> dict[str, Any]:
     """Fine-tune start's encoder with a fresh head per part (several parts: multi-task, mixed by
     `sampling`); keep the epoch with the best mean dev score; save encoder + heads to out_dir."""
     pl.seed_everything(seed, workers=True, verbose=False)
-    encoder, tokenizer = load_encoder(start.source, start.revision)
+    encoder, tokenizer = load_encoder(start.source, start.revision, model, train=True)  # model: kind, pooling, LoRA
     on_gpu = torch.cuda.is_available() and runtime.accelerator != "cpu"
     data = StageData(parts, tokenizer, optim, runtime, sampling, seed, cache_dir, pin_memory=on_gpu)
     data.setup("fit")  # features before the heads: their sizes are logged, the module scores dev sets with them

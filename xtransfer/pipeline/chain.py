@@ -43,7 +43,7 @@ def train_stage(store: StageStore, cell: CellSpec, kind: str, name: str, start: 
 
     def build(out: Path) -> dict[str, Any]:
         return fit_stage(out, start=start, parts=parts, optim=optim, sampling=sampling, runtime=cell.runtime,
-                         seed=cell.seed, cache_dir=cell.cache_dir, logger=logger, log_prefix=kind)
+                         seed=cell.seed, cache_dir=cell.cache_dir, logger=logger, log_prefix=kind, model=cell.model)
 
     return store.run(kind, name, payload, build)
 

@@ -32,6 +32,17 @@ def pretrained_payload(model: ModelSpec) -> dict[str, Any] | None:
     return {"tiny": tiny, "corpus": [file_digest(p) for p in corpus]}
 
 
+def backbone_payload(model: ModelSpec) -> dict[str, Any]:
+    """How a stage runs its backbone, as far as it changes the weights it trains: kind, pooling, attention
+    implementation and the LoRA settings. {} for an encoder with first-token pooling, default attention and
+    full fine-tuning, so the keys of stages built before these settings existed stay the same."""
+    part = {"kind": model.kind, "pooling": model.pooling, "attn_implementation": model.attn_implementation,
+            "peft": model.peft, **({"lora": dataclasses.asdict(model.lora)} if model.peft == "lora" else {})}
+    if part == {"kind": "encoder", "pooling": "first", "attn_implementation": None, "peft": None}:
+        return {}
+    return {"backbone": part}
+
+
 def checkpoint_key(model: ModelSpec) -> str:
     """The identity of a hub or local (not tiny) model: hub id and revision, or the bytes of a local dir."""
     path = Path(model.name_or_path)
@@ -85,6 +96,7 @@ def train_payload(cell: CellSpec, upstream: str, parts: tuple[TrainPart, ...], o
         "optim": dataclasses.asdict(optim),
         "seed": cell.seed,
         "precision": precision,
+        **backbone_payload(cell.model),
     }
 
 
@@ -106,4 +118,5 @@ def retrieval_payload(cell: CellSpec, upstream: str, precision: str) -> dict[str
     target = cell.target
     return {"upstream": upstream, "task": target.eval_task.describe(), "data": _eval_data(cell),
             "embedding": dataclasses.asdict(target.embedding), "precision": precision,
+            **({"attn_implementation": cell.model.attn_implementation} if cell.model.attn_implementation else {}),
             **({"oracle_threshold": True} if target.oracle_threshold else {})}

@@ -86,3 +86,17 @@ def pad(sequences: list[list[int]], value: int) -> torch.Tensor:
     for i, s in enumerate(sequences):
         out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
     return out
+
+
+def sentence_vector(encoder: nn.Module, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """One vector per row of right-padded token states, pooled as the backbone says (engine/backbone.py):
+    first token, mean over real tokens, or the last real token (decoders). Shape (batch, 1, hidden), the
+    layout of token states, so heads that read the first position read it."""
+    pooling = getattr(encoder, "pooling", "first")
+    if pooling == "first":
+        return hidden[:, :1]
+    if pooling == "mean":
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1))[:, None]
+    last = attention_mask.long().sum(1).clamp(min=1) - 1
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last][:, None]

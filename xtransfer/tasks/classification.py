@@ -21,7 +21,7 @@ from xtransfer import metrics
 from xtransfer.metrics.ranking import consecutive_groups, ndcg
 from xtransfer.config.schema import TaskSpec
 from xtransfer.errors import ConfigError
-from xtransfer.tasks.base import Family, pad, register
+from xtransfer.tasks.base import Family, pad, register, sentence_vector
 
 
 class ClassificationHead(nn.Module):
@@ -94,7 +94,7 @@ class Classification(Family):
 
     def forward(self, encoder, head, batch):
         hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-        return head(hidden)
+        return head(sentence_vector(encoder, hidden, batch["attention_mask"]))
 
     def loss(self, outputs, batch):
         return F.cross_entropy(outputs.float(), batch["labels"])

@@ -116,6 +116,15 @@ def fixed_draws(rows: list[int], lengths: list[int], width: int, vocab_size: int
     return select.to(device), action.to(device), random_ids.to(device)
 
 
+def causal_lm(encoder: nn.Module, head: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+    """A decoder's MLM stage is causal LM: each real token but the first is predicted from the tokens
+    before it (no corruption); scored like MLM (accuracy, perplexity over the predicted tokens)."""
+    hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    selected = attention_mask[:, 1:].bool()
+    logits = head(hidden[:, :-1][selected], encoder.get_input_embeddings().weight)
+    return MaskedLMOutputs(logits=logits, targets=input_ids[:, 1:][selected], rows=selected.nonzero()[:, 0])
+
+
 def pretrained_lm_head(encoder: nn.Module) -> dict[str, torch.Tensor]:
     """lm_head.{dense,layer_norm,bias} from the safetensors the encoder was loaded from, or {}.
 
@@ -193,7 +202,8 @@ class MaskedLM(Family):
     def head_for(self, encoder: nn.Module, task: TaskSpec) -> LMHead:
         """A head for this encoder: XLM-R's pretrained LM head when the start checkpoint has one."""
         config = encoder.config
-        head = LMHead(config.hidden_size, config.vocab_size, config.layer_norm_eps)
+        vocab = encoder.get_input_embeddings().weight.shape[0]   # a decoder's may have grown a pad token
+        head = LMHead(config.hidden_size, vocab, getattr(config, "layer_norm_eps", 1e-5))
         state, source = pretrained_lm_head(encoder), getattr(encoder, "name_or_path", "") or "the encoder"
         if state and state["bias"].shape == head.bias.shape:
             head.load_state_dict(state)
@@ -204,6 +214,8 @@ class MaskedLM(Family):
 
     def forward(self, encoder, head, batch):
         input_ids = batch["input_ids"]
+        if getattr(encoder, "kind", "encoder") == "decoder":  # continued causal-LM training: next-token prediction
+            return causal_lm(encoder, head, input_ids, batch["attention_mask"])
         if encoder.training:
             draws = training_draws(input_ids.shape, batch["vocab_size"], input_ids.device)
         else:

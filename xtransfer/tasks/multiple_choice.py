@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from xtransfer import metrics
 from xtransfer.errors import ConfigError
 from xtransfer.config.schema import TaskSpec
-from xtransfer.tasks.base import Family, pad, register
+from xtransfer.tasks.base import Family, pad, register, sentence_vector
 from xtransfer.tasks.classification import ClassificationHead
 
 
@@ -106,9 +106,9 @@ class MultipleChoice(Family):
 
     def forward(self, encoder, head, batch):
         examples, n_choices, width = batch["input_ids"].shape
-        hidden = encoder(input_ids=batch["input_ids"].view(-1, width),
-                         attention_mask=batch["attention_mask"].view(-1, width)).last_hidden_state
-        return head(hidden).view(examples, n_choices)
+        mask = batch["attention_mask"].view(-1, width)
+        hidden = encoder(input_ids=batch["input_ids"].view(-1, width), attention_mask=mask).last_hidden_state
+        return head(sentence_vector(encoder, hidden, mask)).view(examples, n_choices)
 
     def loss(self, outputs, batch):
         return F.cross_entropy(outputs.float(), batch["labels"])

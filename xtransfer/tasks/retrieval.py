@@ -83,10 +83,17 @@ def hidden_layer(num_layers: int, spec: EmbeddingSpec) -> int:
 
 
 def drop_layers_above(encoder: torch.nn.Module, layer: int) -> None:
-    """Layers above the pooled hidden state cannot change it: drop them (10 of XLM-R large's 24)."""
-    blocks = getattr(getattr(encoder, "encoder", None), "layer", None)
-    if isinstance(blocks, torch.nn.ModuleList) and layer < len(blocks):
-        encoder.encoder.layer = blocks[:layer]
+    """Layers above the pooled hidden state cannot change it: drop them (10 of XLM-R large's 24).
+    Encoders keep their blocks in encoder.layer; decoders in layers (Qwen2, Llama) or h (BLOOM)."""
+    model = getattr(encoder, "model", encoder)   # a Backbone wraps the transformers model
+    owner = getattr(model, "encoder", model)
+    for name in ("layer", "layers", "h"):
+        blocks = getattr(owner, name, None)
+        if isinstance(blocks, torch.nn.ModuleList) and layer < len(blocks):
+            setattr(owner, name, blocks[:layer])
+            if hasattr(model.config, "num_hidden_layers") and name != "layer":
+                model.config.num_hidden_layers = layer   # decoders size their KV cache by it
+            return
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
