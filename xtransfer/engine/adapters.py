@@ -61,7 +61,9 @@ def _resolved_ref(base: dict[str, Any], root: Path) -> dict[str, Any]:
 
 def save_lora(model_dir: Path, backbone: Backbone) -> None:
     """The adapter alone (peft's adapter_model.safetensors + adapter_config.json) and xtransfer.json."""
-    backbone.model.save_pretrained(model_dir)
+    # not the embeddings: peft would save the whole matrix when the vocabulary grew a pad token, and
+    # loading rebuilds that row the same way (backbone.ensure_pad_token)
+    backbone.model.save_pretrained(model_dir, save_embedding_layers=False)
     root = store_root(model_dir)
     upstream = [str(Path(a).resolve().relative_to(root)) for a in backbone.origin["adapters"]]
     meta = {**backbone.meta(), "base": _stored_ref(backbone.origin["base"], root), "adapters": [*upstream, SELF]}
