@@ -177,3 +177,23 @@ def test_stage_key_covers_the_backbone_settings(workspace):
                 key("model.attn_implementation=eager"), key("model.pooling=mean")]
     assert variants[0] == variants[4]   # LoRA settings without LoRA change nothing
     assert len(set(variants)) == len(variants) - 1
+
+
+def test_report_fits_gain_on_log_params_per_model_family(tmp_path):
+    from tests.test_report import write_cell
+    from xtransfer.report.build import write_report
+
+    sweep = tmp_path / "sweep"
+    # encoders gain 1 -> 5 points over two decades (slope 2); decoders 4 -> 1 over one decade (slope -3)
+    for model, family, params, gain in [("enc_s", "xlmr", 10**6, 1.0), ("enc_l", "xlmr", 10**8, 5.0),
+                                        ("dec_s", "qwen2.5", 10**7, 4.0), ("dec_l", "qwen2.5", 10**8, 1.0)]:
+        for label, score in [("none", 50.0), ("mnli", 50.0 + gain)]:
+            write_cell(sweep / f"{model}_{label}", label, "xnli", 0, score, model=model, num_parameters=params,
+                       model_family=family)
+    report = write_report([sweep], sweep)
+    fits = report.tables["scaling"].set_index(["family", "label", "target"])
+    assert fits.loc[("xlmr", "mnli", "xnli"), "slope"] == pytest.approx(2.0)
+    assert fits.loc[("qwen2.5", "mnli", "xnli"), "slope"] == pytest.approx(-3.0)
+    md = (sweep / "report.md").read_text()
+    assert "| qwen2.5 / mnli | -3.00 |" in md and "| xlmr / mnli | +2.00 |" in md
+    assert report.figures["scaling"].read_bytes()[:4] == b"\x89PNG"

@@ -202,20 +202,24 @@ def _language_sections(languages: pd.DataFrame, scores: pd.DataFrame, collection
 
 def _scaling(cells: pd.DataFrame, deltas: pd.DataFrame, path: Path, sections: list[str]) -> pd.DataFrame:
     params = rt.parameters_per_model(cells)
-    points = deltas[deltas.model.isin(params)].assign(num_parameters=lambda d: d.model.map(params))
-    fits = rt.scaling_fits(deltas, params)
+    families = rt.families_per_model(cells)
+    points = deltas[deltas.model.isin(params)].assign(num_parameters=lambda d: d.model.map(params),
+                                                      family=lambda d: d.model.map(families))
+    fits = rt.scaling_fits(deltas, params, families)
     report_plots.scaling(points, fits, path)
     unknown = sorted(set(cells.model) - set(params))
-    labels, targets = rt.row_order(fits.label), sorted(set(fits.target))
-    slope = fits.set_index(["label", "target"]).slope
-    body = [[label, *(f"{slope[(label, t)]:+.2f}" if (label, t) in slope.index else MISSING for t in targets)]
-            for label in labels]
+    rows = [(f, label) for f in sorted(set(fits.family)) for label in rt.row_order(fits[fits.family == f].label)]
+    targets = sorted(set(fits.target))
+    slope = fits.set_index(["family", "label", "target"]).slope
+    body = [[f"{f} / {label}" if f else label,
+             *(f"{slope[(f, label, t)]:+.2f}" if (f, label, t) in slope.index else MISSING for t in targets)]
+            for f, label in rows]
     sections.append("\n".join([
         "## Scaling: gain over none against model size", "",
         "Models: " + ", ".join(f"`{m}` {p:,.0f}" for m, p in sorted(params.items(), key=lambda kv: kv[1]))
         + (f"; without num_parameters (left out): {', '.join(unknown)}" if unknown else ""), "",
-        "Slope of the least-squares fit of gain (points) on log10(parameters): points per 10x parameters "
-        "(`scaling.png`).", "", md_table(["intermediate", *targets], body)]))
+        "Slope of the least-squares fit of gain (points) on log10(parameters), per model family: points per "
+        "10x parameters (`scaling.png`).", "", md_table(["family / intermediate", *targets], body)]))
     return fits
 
 

@@ -50,16 +50,19 @@ def heatmap(deltas: dict[str, pd.DataFrame], path: Path, significant: dict[str, 
 
 
 def scaling(points: pd.DataFrame, fits: pd.DataFrame, path: Path) -> None:
-    """Per target: gain over none against parameter count (log x), one series and fitted line per row."""
+    """Per target: gain over none against parameter count (log x), one series and fitted line per (model
+    family, row); each point labelled with its model."""
     targets = sorted(points.target.unique())
     fig = Figure(figsize=(4.5 * len(targets), 3.8))
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(targets), squeeze=False)[0]
     for ax, target in zip(axes, targets):
-        for label, group in points[points.target == target].groupby("label"):
+        for (family, label), group in points[points.target == target].groupby(["family", "label"]):
             group = group.sort_values("num_parameters")
-            dots = ax.plot(group.num_parameters, group["mean"], "o", label=label)[0]
-            fit = fits[(fits.label == label) & (fits.target == target)]
+            dots = ax.plot(group.num_parameters, group["mean"], "o", label=f"{family} {label}".strip())[0]
+            for x, y, model in zip(group.num_parameters, group["mean"], group.model):
+                ax.annotate(model, (x, y), fontsize="x-small", textcoords="offset points", xytext=(3, 3))
+            fit = fits[(fits.family == family) & (fits.label == label) & (fits.target == target)]
             if len(fit):
                 xs = np.array([group.num_parameters.min(), group.num_parameters.max()])
                 ax.plot(xs, fit.intercept.iloc[0] + fit.slope.iloc[0] * np.log10(xs), "-", color=dots.get_color())

@@ -21,7 +21,8 @@ def cells_frame(results: list[CellResult]) -> pd.DataFrame:
     """One row per cell: model, label, intermediate, setting, target, seed, score, num_parameters."""
     return pd.DataFrame([{"model": r.cell.model, "label": r.label, "intermediate": r.cell.intermediate,
                           "setting": r.setting, "target": r.target_label, "seed": r.cell.seed,
-                          "score": float(r.results["score"]), "num_parameters": r.num_parameters}
+                          "score": float(r.results["score"]), "num_parameters": r.num_parameters,
+                          "model_family": r.results.get("model_family") or ""}   # "": results from before families
                          for r in results])
 
 
@@ -109,18 +110,23 @@ def spans_model_sizes(cells: pd.DataFrame) -> bool:
     return len(set(parameters_per_model(cells).values())) > 1
 
 
-def scaling_fits(deltas: pd.DataFrame, params: dict[str, float]) -> pd.DataFrame:
-    """Least squares of gain over none on log10(parameters), per (row, target) seen at >= 2 model sizes.
+def families_per_model(cells: pd.DataFrame) -> dict[str, str]:
+    return {model: str(group.model_family.iloc[0]) for model, group in cells.groupby("model")}
 
-    `slope` is points of gain per 10x parameters."""
-    points = deltas[deltas.model.isin(params)].assign(log10_params=lambda d: np.log10(d.model.map(params)))
+
+def scaling_fits(deltas: pd.DataFrame, params: dict[str, float], families: dict[str, str] | None = None) -> pd.DataFrame:
+    """Least squares of gain over none on log10(parameters), per (model family, row, target) seen at >= 2
+    model sizes. `slope` is points of gain per 10x parameters."""
+    families = families or {}
+    points = deltas[deltas.model.isin(params)].assign(log10_params=lambda d: np.log10(d.model.map(params)),
+                                                      family=lambda d: d.model.map(lambda m: families.get(m, "")))
     fits = []
-    for (label, target), group in points.groupby(["label", "target"]):
+    for (family, label, target), group in points.groupby(["family", "label", "target"]):
         if group.log10_params.nunique() >= 2:
             slope, intercept = np.polyfit(group.log10_params, group["mean"], 1)
-            fits.append({"label": label, "target": target, "slope": float(slope), "intercept": float(intercept),
-                         "sizes": int(group.log10_params.nunique())})
-    return pd.DataFrame(fits, columns=["label", "target", "slope", "intercept", "sizes"])
+            fits.append({"family": family, "label": label, "target": target, "slope": float(slope),
+                         "intercept": float(intercept), "sizes": int(group.log10_params.nunique())})
+    return pd.DataFrame(fits, columns=["family", "label", "target", "slope", "intercept", "sizes"])
 
 
 
