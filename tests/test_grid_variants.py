@@ -222,7 +222,8 @@ def compose_preset(tmp_path, overrides):
 
 @pytest.mark.parametrize("preset,axes,model", [
     ("phang2020", {"intermediate": 11, "target": 9}, "xlmr_large"),
-    ("scale", {"model": 2, "intermediate": 4, "target": 4}, "xlmr_base"),
+    ("scale", {"model": 5, "intermediate": 4, "target": 4}, "xlmr_base"),
+    ("scaling_xtremer", {"model": 17, "intermediate": 4, "target": 9}, "xlmr_base"),
     ("sequential", {"intermediate": 6, "target": 2}, "xlmr_base"),
     ("direct", {"intermediate": 3, "target": 3, "target.train_languages": 2}, "xlmr_base"),
 ])
@@ -234,7 +235,11 @@ def test_presets_define_their_sweep_and_run_offline_with_one_override(preset, ax
     offline = compose_preset(tmp_path, [f"experiment={preset}", "offline=demo"])
     assert offline.model.name == "tiny" and offline.data.generate_demo
     if preset == "scale":
-        assert grid["model"] == ["xlmr_base", "xlmr_large"] and sweep(offline)["model"] == ["tiny", "tiny_large"]
+        assert grid["model"] == ["mbert", "xlmr_base", "xlmr_large", "xlmr_xl", "xlmr_xxl"]
+        assert sweep(offline)["model"] == ["tiny", "tiny_large"]
+    if preset == "scaling_xtremer":
+        assert sweep(offline)["model"] == ["tiny", "tiny_large", "tiny_decoder", "tiny_decoder_large"]
+        assert cfg.model.peft == offline.model.peft == "lora" and "qwen_72b" in grid["model"]
     if preset == "phang2020":
         assert grid["intermediate"][0] == "none" and "multitask" in grid["intermediate"]
     if preset == "sequential":
