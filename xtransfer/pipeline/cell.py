@@ -113,6 +113,7 @@ def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_pa
     score_split = "test" if "test" in ev["averages"] else cell.target.eval_splits[-1]
     results = {
         **cell_tags(cell),
+        "model_family": cell.model.family,   # the report's scaling fit is per family
         "num_parameters": num_parameters,
         "train_languages": cell.target.part.languages if cell.target.part else [],
         "score": round(ev["averages"][score_split][ev["main_metric"]], 4),
