@@ -29,7 +29,7 @@ def cell_label(intermediate: str | None, mlm_mode: str | None) -> str:
 
 def cell_tags(cell) -> dict[str, Any]:
     """The keys results.json, the report and a dashboard group and pivot by."""
-    return {"model": cell.model.name, "model_family": cell.model.family,
+    return {"model": cell.model.name,
             "intermediate": cell_label(cell.intermediate.name if cell.intermediate else None,
                                        cell.mlm.mode if cell.mlm else None),
             "target": cell.target.name, "seed": cell.seed, "setting": cell.target.setting}
