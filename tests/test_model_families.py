@@ -197,3 +197,25 @@ def test_report_fits_gain_on_log_params_per_model_family(tmp_path):
     md = (sweep / "report.md").read_text()
     assert "| qwen2.5 / mnli | -3.00 |" in md and "| xlmr / mnli | +2.00 |" in md
     assert report.figures["scaling"].read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_scaling_xtremer_offline_corner_fits_each_family(tmp_path):
+    from tests.test_cli import TINY_BUDGET, sweep_results, xtransfer
+
+    proc = xtransfer("-m", "experiment=scaling_xtremer", "offline=demo", "logger=csv", "intermediate=none,mnli",
+                     "target=xnli", "target.languages=[en,de]", *TINY_BUDGET[1:], outputs=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = sweep_results(tmp_path)
+    models = ("tiny", "tiny_large", "tiny_decoder", "tiny_decoder_large")
+    assert {(r["model"], r["intermediate"]) for r in results} == {(m, i) for m in models for i in ("none", "mnli")}
+    assert {r["model"]: r["model_family"] for r in results} == {
+        "tiny": "tiny-xlmr", "tiny_large": "tiny-xlmr", "tiny_decoder": "tiny-qwen2", "tiny_decoder_large": "tiny-qwen2"}
+    sizes = {r["model"]: r["num_parameters"] for r in results}
+    assert sizes["tiny_decoder"] < sizes["tiny_decoder_large"] and sizes["tiny"] < sizes["tiny_large"]
+    lora = [r for r in results if r["intermediate"] == "mnli"]
+    assert all(s["kind"] != "intermediate" or Path(s["path"], "model", "adapter_model.safetensors").is_file()
+               for r in lora for s in r["stages"])
+    sweep = next(tmp_path.glob("multiruns/*/*"))
+    md = (sweep / "report.md").read_text()
+    assert "| tiny-qwen2 / mnli |" in md and "| tiny-xlmr / mnli |" in md and (sweep / "scaling.png").is_file()

@@ -177,7 +177,10 @@ class MaskedLM(Family):
         if budget < 1:
             raise ConfigError(f"task '{task.name}': max_length {task.max_length} leaves no room between <s> and </s>")
         pieces = tokenizer(rows["text"], add_special_tokens=False)["input_ids"]
-        ids = [[tokenizer.cls_token_id, *chunk, tokenizer.sep_token_id] for chunk in pack(pieces, budget)]
+        # decoders' tokenizers (Qwen2.5, BLOOM, Llama) have no cls/sep: their bos/eos, or nothing, frame a chunk
+        first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+        last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+        ids = [[t for t in (first, *chunk, last) if t is not None] for chunk in pack(pieces, budget)]
         n = len(ids)
         # Constant columns: the tokenizer facts masking needs (collate only gets the pad id).
         return {"input_ids": ids, "length": [len(x) for x in ids], "mask_id": [tokenizer.mask_token_id] * n,
