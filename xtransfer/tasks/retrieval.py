@@ -91,8 +91,6 @@ def drop_layers_above(encoder: torch.nn.Module, layer: int) -> None:
         blocks = getattr(owner, name, None)
         if isinstance(blocks, torch.nn.ModuleList) and layer < len(blocks):
             setattr(owner, name, blocks[:layer])
-            if hasattr(model.config, "num_hidden_layers") and name != "layer":
-                model.config.num_hidden_layers = layer   # decoders size their KV cache by it
             return
 
 
