@@ -219,3 +219,19 @@ def test_scaling_xtremer_offline_corner_fits_each_family(tmp_path):
     sweep = next(tmp_path.glob("multiruns/*/*"))
     md = (sweep / "report.md").read_text()
     assert "| tiny-qwen2 / mnli |" in md and "| tiny-xlmr / mnli |" in md and (sweep / "scaling.png").is_file()
+
+
+@pytest.mark.parametrize("model", TINY)
+def test_retrieval_drops_the_layers_above_the_pooled_state_of_every_family(tiny_start, model):
+    from xtransfer.tasks.retrieval import drop_layers_above
+
+    source, cell = tiny_start[model]
+    encoder, tokenizer = load_encoder(source, None, cell.model)
+    encoder.eval()
+    ids = tokenizer(["the cat sleeps"], return_tensors="pt")
+    with torch.no_grad():
+        full = encoder(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"], output_hidden_states=True)
+        drop_layers_above(encoder, 1)
+        cut = encoder(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"], output_hidden_states=True)
+    assert len(full.hidden_states) == 3 and len(cut.hidden_states) == (3 if model == "tiny_decoder" else 2)
+    assert torch.allclose(cut.hidden_states[1], full.hidden_states[1], atol=1e-6)

@@ -84,13 +84,15 @@ def hidden_layer(num_layers: int, spec: EmbeddingSpec) -> int:
 
 def drop_layers_above(encoder: torch.nn.Module, layer: int) -> None:
     """Layers above the pooled hidden state cannot change it: drop them (10 of XLM-R large's 24).
-    Encoders keep their blocks in encoder.layer; decoders in layers (Qwen2, Llama) or h (BLOOM)."""
+    Encoders keep their blocks in encoder.layer; decoders in layers (Qwen2, Llama) or h (BLOOM), and
+    their last hidden state is the final norm's output, so a decoder keeps one block above the pooled one."""
     model = getattr(encoder, "model", encoder)   # a Backbone wraps the transformers model
     owner = getattr(model, "encoder", model)
-    for name in ("layer", "layers", "h"):
+    for name, keep in (("layer", layer), ("layers", layer + 1), ("h", layer + 1)):
         blocks = getattr(owner, name, None)
-        if isinstance(blocks, torch.nn.ModuleList) and layer < len(blocks):
-            setattr(owner, name, blocks[:layer])
+        if isinstance(blocks, torch.nn.ModuleList):
+            if keep < len(blocks):
+                setattr(owner, name, blocks[:keep])
             return
 
 
