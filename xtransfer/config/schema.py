@@ -248,6 +248,8 @@ class TargetSpec:
     translated_task: TaskSpec | None = None   # train data for languages train_task lacks (translate-train)
     part: TrainPart | None = None             # built from the above: what target training reads
     oracle_threshold: bool = False            # bucc: tune the threshold on the scored (test) data itself
+    prior_task: TaskSpec | None = None        # trained first (English, its own head), then train_task: XTREME-R's
+    prior: TrainPart | None = None            # XCOPA trains SIQA then COPA; built from prior_task, target.optim
 
     @property
     def setting(self) -> str:
