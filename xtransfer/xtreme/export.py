@@ -9,6 +9,7 @@ Files are copied as the cells wrote them (the families write XTREME's formats), 
 Tatoeba: XTREME's test data lists the English side sorted alphabetically, so a predicted
 English line number becomes that line's position in the sorted list (the English side is read
 from the cell's own data). XTREME scores no LAReQA language; lareqa cells are skipped.
+`--benchmark xtreme-r` exports XTREME-R's tasks only (no PAWS-X, BUCC; XCOPA and Mewsli-X included).
 `--labels` also writes the gold labels of the same test data in XTREME's label layout, so
 `python -m xtransfer.score` can score the export (tests, local checks).
 `--benchmark xglue` writes XGLUE's layout instead (xtransfer/xglue/export.py).
@@ -173,6 +174,9 @@ def _label_text(task: str, spec: TaskSpec, lang: str) -> str:
     if spec.family == "multiple_choice":
         return "".join(json.dumps({"idx": i if row["id"] is None else row["id"], "label": row["label"]}) + "\n"
                        for i, row in enumerate(rows))
+    if spec.family == "entity_retrieval":   # Mewsli-X: {example id: [gold entity id]}, the mentions only
+        return json.dumps({row["id"]: [row["entity_id"]] for row in rows if row["kind"] != "entity"},
+                          ensure_ascii=False) + "\n"
     if spec.family == "span":
         paragraphs = [{"context": row["context"], "qas": [{
             "id": row["id"], "question": row["question"],
