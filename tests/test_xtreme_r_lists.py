@@ -81,3 +81,18 @@ def test_benchmark_target_lists_compose(tmp_path):
         == ["xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "mewslix", "lareqa"]
     assert sorted(tasks.get(t, t) for t in compose_cfg(["benchmark=xtreme"], tmp_path).benchmark.targets) \
         == sorted(LANGUAGES["xtreme"])
+
+
+def test_demo_has_every_xtreme_r_language_read_back_by_the_real_readers(tmp_path):
+    from xtransfer.data.sources import load_rows
+    from xtransfer.demo.generate import generate_demo_data
+    from xtransfer.tasks import get_family
+
+    root = generate_demo_data(tmp_path / "demo", train_size=6, eval_size=4)
+    added = {"udpos": ["lt", "pl", "uk", "wo", "ro"], "panx": ["qu", "pl", "uk", "az", "lt", "pa", "gu", "ro"],
+             "xquad": ["ro"], "tatoeba": ["aze", "lit", "pol", "ukr", "ron"]}
+    for target, languages in added.items():
+        cfg = compose_cfg([f"target={target}", "benchmark=xtreme-r", "data=local", f"data.root={root}"], tmp_path)
+        task = build_target(cfg.target).eval_task
+        for lang in languages:
+            assert load_rows(task, "test", lang, get_family(task.family).normalize), (target, lang)
