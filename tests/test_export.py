@@ -112,3 +112,15 @@ def test_demo_round_trip_equals_the_cells_results(tmp_path):
                     assert scores[task][ours][xtreme_language(task, lang)] == pytest.approx(value, abs=1e-9)
                     compared += 1
     assert compared > 60
+
+
+def test_xtreme_r_export_keeps_xtreme_r_tasks_only(tmp_path, capsys):
+    make_cell(tmp_path / "sweep", "0_pawsx", "pawsx", ["de"], {"test-de.tsv": "1\n"})
+    make_cell(tmp_path / "sweep", "1_xcopa", "xcopa", ["et"], {"test-et.jsonl": '{"idx": 0, "label": 1}\n'})
+    make_cell(tmp_path / "sweep", "2_mewslix", "mewslix", ["de"], {"test-de.json": '{"e1": ["Q7"]}\n'})
+    main([str(tmp_path / "sweep"), "--benchmark", "xtreme-r", "--out", str(tmp_path / "sub")])
+    files = sorted(str(p.relative_to(tmp_path / "sub")) for p in (tmp_path / "sub").rglob("*") if p.is_file())
+    assert files == ["mewslix/test-de.json", "xcopa/test-et.jsonl"]
+    out = capsys.readouterr()
+    assert "skipped pawsx: not an XTREME-R task" in out.err
+    assert "xtreme-r also needs ar en es fa ja pl ro ta tr uk" in out.out   # what the evaluator would miss

@@ -357,7 +357,7 @@ def test_accuracy_and_predictions_in_xcopa_jsonl(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# 6. One demo cell end to end: hellaswag -> copa -> xcopa in 11 languages
+# 6. One demo cell end to end: hellaswag -> siqa -> copa -> xcopa in 11 languages
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.slow  # about a minute alone on 2 CPU cores
@@ -368,10 +368,12 @@ def test_demo_cell_hellaswag_to_xcopa(workspace):
     langs = ["et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh"]
     assert results["languages"] == langs and results["main_metric"] == "acc"
     assert set(results["metrics"]["test"]) == set(langs)
-    assert [s["kind"] for s in results["stages"]] == ["pretrained", "intermediate", "target", "eval"]
+    # XTREME-R's XCOPA: SIQA (a target stage of its own), then COPA
+    assert [(s["kind"], s["name"]) for s in results["stages"]] == [
+        ("pretrained", "tiny"), ("intermediate", "hellaswag"), ("target", "siqa"), ("target", "xcopa"), ("eval", "xcopa")]
     predictions = Path(cfg.paths.output_dir) / "predictions" / "test-sw.jsonl"
     lines = [json.loads(line) for line in predictions.read_text().splitlines()]
     assert [p["idx"] for p in lines] == list(range(len(lines))) and {p["label"] for p in lines} <= {0, 1}
-    target = json.loads((Path(results["stages"][2]["path"]) / "metrics.json").read_text())
+    target = json.loads((Path(results["stages"][3]["path"]) / "metrics.json").read_text())
     assert target["val_score_best"] > 75  # English COPA is learnt (chance: 50)
     assert results["score"] > 53          # and carries over to the other languages, imperfectly

@@ -243,24 +243,21 @@ def test_xquad_r_reader_sentences_gold_and_missing_breaks(tmp_path):
         list(read_xquad_r(path))
 
 
-def test_lareqa_hub_gives_the_local_questions(tmp_path, monkeypatch):
+def test_lareqa_reads_the_pinned_release_files_with_any_source(tmp_path, monkeypatch):
+    """The hub copy has no sentence breaks, so XQuAD-R's only split always comes from the release files
+    (`local_splits: [test]`): data=hub gives the same rows, sentences and gold, and loads nothing."""
     (tmp_path / "xquad-r").mkdir()
     (tmp_path / "xquad-r" / "de.json").write_text(_xquad_r_json({
         "context": "Tom läuft. Ann singt.", "sentence_breaks": [[0, 10], [11, 21]],
         "qas": [{"id": "q1", "question": "Wer singt?", "answers": [{"answer_start": 11, "text": "Ann"}]}]}))
     calls = []
-
-    def load_dataset(path, name=None, *, split, revision=None, **kwargs):
-        calls.append((path, name, split, revision))
-        return datasets.Dataset.from_list([{"id": "q1", "context": "Tom läuft. Ann singt.", "question": "Wer singt?",
-                                            "answers": {"text": ["Ann"], "answer_start": [11]}}])
-
-    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: calls.append(a))
     (local,) = load_rows(_task(tmp_path, "lareqa", "local"), "test", "de", RETRIEVAL.normalize)
     (hub,) = load_rows(_task(tmp_path, "lareqa", "hub"), "test", "de", RETRIEVAL.normalize)
-    assert (hub["source"], hub["source_id"]) == (local["source"], local["source_id"]) == (["Wer singt?"], ["q1"])
-    assert hub["target"] == [] and local["gold"] == [["q1", "1_1"]]  # no sentence breaks on the hub
-    assert calls == [("google-research-datasets/xquad_r", "de", "validation", "main")]
+    assert hub == local
+    assert (local["source"], local["target"], local["gold"]) == (["Wer singt?"], ["Tom läuft.", "Ann singt."],
+                                                                [["q1", "1_1"]])
+    assert calls == []
 
 
 def test_demo_lareqa_ranks_a_pool_of_all_eleven_languages(workspace):

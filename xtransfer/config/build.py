@@ -198,6 +198,7 @@ def build_target(node: Any) -> TargetSpec:
     target = build_spec(TargetSpec, data, "target",
                     train_task=lambda d: build_task(d, "target.train_task"),
                     eval_task=lambda d: build_task(d, "target.eval_task"),
+                    prior_task=lambda d: build_task(d, "target.prior_task"),
                     optim=lambda d: build_optim(d, "target.optim"),
                     embedding=lambda d: build_embedding(d, "target.embedding"))
     unknown = sorted(set(target.languages) - set(target.eval_task.languages))
@@ -233,7 +234,11 @@ def build_target(node: Any) -> TargetSpec:
         translated = build_task(translated_node, "target.translated_task")  # only built when used (may be local-only)
     val_task = target.eval_task if target.select_on == "eval_task" else train
     part = train_part(train, languages, translated, f"target '{target.name}'", val_task, target.train_language)
-    return dataclasses.replace(target, translated_task=translated, part=part)
+    prior = None
+    if target.prior_task is not None:   # its English train split, its English dev picks its best epoch
+        prior = train_part(target.prior_task, [target.prior_task.languages[0]], None,
+                           f"target '{target.name}' prior_task")
+    return dataclasses.replace(target, translated_task=translated, part=part, prior=prior)
 
 
 def build_cell(cfg: DictConfig) -> CellSpec:

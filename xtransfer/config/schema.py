@@ -196,6 +196,7 @@ class ModelSpec:
     revision: str | None = None
     num_parameters: int | None = setting(default=None, ge=1)
     tiny: TinySpec | None = None
+    pooling: str = setting(default="cls", choices=("cls", "mean"))  # how dual-encoder tasks (Mewsli-X) pool a text
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,8 @@ class TargetSpec:
     translated_task: TaskSpec | None = None   # train data for languages train_task lacks (translate-train)
     part: TrainPart | None = None             # built from the above: what target training reads
     oracle_threshold: bool = False            # bucc: tune the threshold on the scored (test) data itself
+    prior_task: TaskSpec | None = None        # trained first (English, its own head), then train_task: XTREME-R's
+    prior: TrainPart | None = None            # XCOPA trains SIQA then COPA; built from prior_task, target.optim
 
     @property
     def setting(self) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from xtransfer.demo.classification import write_classification
 from xtransfer.demo.corpus import write_corpus
+from xtransfer.demo.mewslix import write_mewslix
 from xtransfer.demo.multiple_choice import write_multiple_choice
 from xtransfer.demo.retrieval import write_retrieval
 from xtransfer.demo.span import write_span_data
@@ -25,5 +26,6 @@ def generate_demo_data(root: str | Path, *, seed: int = 0, train_size: int = 300
     write_retrieval(root, seed, eval_size)
     write_tagging(root, seed, train_size, eval_size)
     write_corpus(root, seed)
+    write_mewslix(root, seed, train_size, eval_size)
     write_xglue(root, seed, train_size, eval_size)  # last: it repackages XNLI, PAWS-X, MLQA and SQuAD
     return root

@@ -144,6 +144,14 @@ _SCRIPTS: dict[str, tuple[list[str], tuple[int, int], str]] = {
     "ka": (_cross("ბ გ დ ვ ზ თ კ ლ მ ნ პ რ ს ტ ქ შ ც", "ა ე ი ო უ"), (2, 3), ""),
     "my": (_cross("က ခ ဂ င စ ဆ ည တ ထ ဒ န ပ ဖ ဗ မ ယ ရ လ သ", "ာ ိ ီ ု ူ ေ"), (1, 2), ""),
     "pl": (_cross("b c d g k l m n p r s t w z cz sz rz", "a e i o u y ą ę ó"), (2, 3), ""),   # XGLUE POS
+    # XTREME-R's UD-POS, PAN-X and XQuAD additions
+    "lt": (_cross("b d g k l m n p r s t v ž š č", "a e i o u ė ū y ą"), (2, 3), ""),
+    "uk": (_cross("б в г д ж з к л м н п р с т х ч ш", "а е и і о у я ю є ї"), (2, 3), ""),
+    "wo": (_cross("b d f g j k l m n p r s t w y ñ mb nd", "a e i o u ë à é"), (1, 3), ""),
+    "ro": (_cross("b c d f g l m n p r s t v z ș ț", "a e i o u ă â î"), (2, 3), ""),
+    "az": (_cross("b c ç d g ğ k l m n q s ş t x y", "a e ə ı i o ö u ü"), (2, 3), ""),
+    "pa": (_cross("ਕ ਖ ਗ ਚ ਜ ਟ ਡ ਤ ਦ ਨ ਪ ਬ ਮ ਰ ਲ ਵ ਸ", "ਾ ਿ ੀ ੁ ੂ ੇ ੋ"), (2, 3), ""),
+    "gu": (_cross("ક ખ ગ ચ જ ટ ડ ત દ ન પ બ મ ર લ વ સ", "ા િ ી ુ ૂ ે ો"), (2, 3), ""),
 }
 
 

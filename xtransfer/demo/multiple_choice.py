@@ -12,6 +12,8 @@ Layouts written under the demo root:
   cosmosqa/{train,valid}.csv                 id,context,question,answer0..answer3,label
   COPA/{train,val}.jsonl                     SuperGLUE COPA: premise, choice1, choice2, question, idx, label
   xcopa/data/<lang>/{val,test}.<lang>.jsonl  XCOPA: COPA's fields + changed, one abstract set in 11 languages
+  socialiqa-train-dev/{train,dev}.jsonl      Social IQa (AI2's release): context, question, answerA-C, with
+  socialiqa-train-dev/{train,dev}-labels.lst the labels 1-3 one per line (XCOPA's first stage in XTREME-R)
 
 COPA's cause/effect question is rendered like the real one, but in this demo the label does
 not depend on it (the right choice is always the entailed restatement).
@@ -162,6 +164,19 @@ def _write_xcopa(root: Path, seed: int, eval_size: int, seen: set) -> None:
             write_lines(root / "xcopa" / "data" / lang / f"{split}.{lang}.jsonl", lines)
 
 
+def _write_siqa(root: Path, seed: int, sizes: dict[str, int], seen: set) -> None:
+    for split, n in sizes.items():
+        lines, labels = [], []
+        for item in _items(rng_for(seed, "siqa", split), n, seen, 3, (1, 2)):
+            name = item.facts[item.about].name
+            answers = dict(zip(("answerA", "answerB", "answerC"), (_text("en", c) for c in item.choices)))
+            lines.append(json.dumps({"context": _context("en", item), "question": f"What is true about {name}?",
+                                     **answers}))
+            labels.append(str(item.label + 1))   # the release's labels are 1-based
+        write_lines(root / "socialiqa-train-dev" / f"{split}.jsonl", lines)
+        write_lines(root / "socialiqa-train-dev" / f"{split}-labels.lst", labels)
+
+
 def write_multiple_choice(root: Path, seed: int, train_size: int, eval_size: int, seen: set) -> None:
     _write_hellaswag(root, seed, {"train": train_size, "val": eval_size}, seen)
     # CommonsenseQA and Cosmos QA are the smaller intermediates, as in the real releases
@@ -169,3 +184,4 @@ def write_multiple_choice(root: Path, seed: int, train_size: int, eval_size: int
     _write_cosmosqa(root, seed, {"train": train_size // 2, "valid": eval_size}, seen)
     _write_copa(root, seed, {"train": train_size, "val": eval_size}, seen)
     _write_xcopa(root, seed, eval_size, seen)
+    _write_siqa(root, seed, {"train": train_size, "dev": eval_size}, seen)   # last: the others keep their items

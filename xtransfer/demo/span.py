@@ -25,6 +25,7 @@ from xtransfer.demo.grammar import (Clause, Question, join_clauses, render_claus
 from xtransfer.demo.lexicon import ADJECTIVES, NAMES, NO_SPACES, NOUNS, NUMBERS, PLACES, THING_VERBS, VERB_FINAL
 
 XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
+XQUAD_R_EXTRA = ("ro",)   # XTREME-R's XQuAD language (no translate-train file: XTREME's translations predate it)
 MLQA_LANGUAGES = ("ar", "de", "en", "es", "hi", "vi", "zh")
 TYDIQA_DEMO_LANGUAGES = ("ar", "bn", "en", "fi", "id", "ko", "ru", "sw", "te")
 TYDIQA_NAMES = {code: name for name, code in TYDIQA_LANGUAGES.items()}
@@ -152,7 +153,7 @@ def _write_squad_translate_train(root: Path, seed: int, train_size: int) -> None
 
 def _write_xquad(root: Path, seed: int, eval_size: int) -> None:
     examples = _examples(rng_for(seed, "xquad"), eval_size)
-    for lang in XQUAD_LANGUAGES:
+    for lang in XQUAD_LANGUAGES + XQUAD_R_EXTRA:
         paragraphs = _paragraphs(lang, examples, lambda i: f"xquad{i:024x}")
         write_lines(root / "xquad" / f"xquad.{lang}.json", _squad_json("1.0", [_article("Demo", paragraphs)]))
 

@@ -24,10 +24,11 @@ from xtransfer.demo.grammar import Clause, random_clause, render_clause, render_
 from xtransfer.demo.lexicon import EN_TAGS, LEXICONS, NAMES, PUNCT
 
 UDPOS_LANGUAGES = ("af", "ar", "bg", "de", "el", "en", "es", "et", "eu", "fa", "fi", "fr", "he", "hi", "hu", "id",
-                   "it", "ja", "kk", "ko", "mr", "nl", "pt", "ru", "ta", "te", "th", "tl", "tr", "ur", "vi", "yo", "zh")
+                   "it", "ja", "kk", "ko", "mr", "nl", "pt", "ru", "ta", "te", "th", "tl", "tr", "ur", "vi", "yo", "zh",
+                   "lt", "pl", "uk", "wo", "ro")   # XTREME's, then XTREME-R's (conf/task/udpos.yaml)
 PANX_LANGUAGES = ("ar", "he", "vi", "id", "jv", "ms", "tl", "eu", "ml", "ta", "te", "af", "nl", "en", "de", "el", "bn",
                   "hi", "mr", "ur", "fa", "fr", "it", "pt", "es", "bg", "ru", "ja", "ka", "ko", "th", "sw", "yo", "my",
-                  "zh", "kk", "tr", "et", "fi", "hu")
+                  "zh", "kk", "tr", "et", "fi", "hu", "qu", "pl", "uk", "az", "lt", "pa", "gu", "ro")   # XTREME-R's last 8
 
 
 # Lexicon key prefix -> UPOS; the English function words of multi-word entries are tagged one by one.

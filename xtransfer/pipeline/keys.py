@@ -57,15 +57,18 @@ def training_chain(cell: CellSpec) -> list[Link]:
     """The training stages before the target, in order: (kind, name, parts, optim, sampling).
 
     [mlm] -> the intermediate: one stage, one multi-task stage, or one stage per task of a
-    sequential chain. Each stage starts from the previous one, so chains that share a prefix
-    share its stages (their keys are equal). MLM mixed in is one more part of every stage.
+    sequential chain -> the target's prior task (target.prior_task, XCOPA's SIQA). Each stage starts from
+    the previous one, so chains that share a prefix share its stages (their keys are equal). MLM mixed in
+    is one more part of every intermediate stage.
     """
     chain: list[Link] = []
-    mlm, inter = cell.mlm, cell.intermediate
+    mlm, inter, prior = cell.mlm, cell.intermediate, cell.target.prior
     if mlm is not None and mlm.mode == "before":
         chain.append(("mlm", mlm.part.task.name, (mlm.part,), mlm.optim, None))
+    # the target's own first stage (XCOPA: SIQA), with the target's budget, after any intermediate
+    last = [("target", prior.task.name, (prior,), cell.target.optim, None)] if prior is not None else []
     if inter is None:
-        return chain
+        return chain + last
     extra = (mlm.part,) if mlm is not None and mlm.mode == "mixed" else ()
     sampling = inter.sampling or (mlm.sampling if extra else None)   # how a stage of several parts mixes them
     if inter.mode == "sequential":
@@ -75,7 +78,7 @@ def training_chain(cell: CellSpec) -> list[Link]:
         chain.append(("intermediate", "multitask", (*inter.parts, *extra), inter.optim, sampling))
     else:
         chain.append(("intermediate", inter.parts[0].task.name, (*inter.parts, *extra), inter.optim, sampling))
-    return chain
+    return chain + last
 
 
 def train_payload(cell: CellSpec, upstream: str, parts: tuple[TrainPart, ...], optim: OptimSpec,

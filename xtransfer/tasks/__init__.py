@@ -1,7 +1,7 @@
 """Task families: one module per kind of head. Importing this package registers every family."""
 from xtransfer.config.schema import TaskSpec
 from xtransfer.errors import ConfigError
-from xtransfer.tasks import classification, mlm, multiple_choice, retrieval, span, tagging  # noqa: F401  (register)
+from xtransfer.tasks import classification, entity, mlm, multiple_choice, retrieval, span, tagging  # noqa: F401  (register)
 from xtransfer.tasks.base import FAMILIES, Family  # noqa: F401
 
 

@@ -64,7 +64,7 @@ GROUPS: dict[str, dict[str, list[str]]] = {
 # our target name -> XTREME's task name
 TARGET_TASKS = {"xnli": "xnli", "pawsx": "pawsx", "udpos": "udpos", "panx": "panx", "xquad": "xquad",
                 "mlqa": "mlqa", "tydiqa": "tydiqa", "bucc": "bucc2018", "tatoeba": "tatoeba",
-                "tatoeba112": "tatoeba", "xcopa": "xcopa"}
+                "tatoeba112": "tatoeba", "xcopa": "xcopa", "mewslix": "mewslix"}
 
 # Tatoeba: our ISO 639-3 codes (LASER's file names) -> XTREME's, as its utils_preprocess.py maps them.
 TATOEBA_CODES = {

@@ -9,6 +9,7 @@ Files are copied as the cells wrote them (the families write XTREME's formats), 
 Tatoeba: XTREME's test data lists the English side sorted alphabetically, so a predicted
 English line number becomes that line's position in the sorted list (the English side is read
 from the cell's own data). XTREME scores no LAReQA language; lareqa cells are skipped.
+`--benchmark xtreme-r` exports XTREME-R's tasks only (no PAWS-X, BUCC; XCOPA and Mewsli-X included).
 `--labels` also writes the gold labels of the same test data in XTREME's label layout, so
 `python -m xtransfer.score` can score the export (tests, local checks).
 `--benchmark xglue` writes XGLUE's layout instead (xtransfer/xglue/export.py).
@@ -98,6 +99,15 @@ def select(cells: list[Cell], model: str | None, intermediate: str | None, seed:
     return {task: candidates[0] for task, candidates in by_task.items()}
 
 
+def benchmark_task(target: str, benchmark: str) -> str | None:
+    """Our target -> the benchmark's task name, None where that benchmark does not score it. XTREME keeps
+    its historical set plus XTREME-R's tasks (the scorer picks); xtreme-r drops PAWS-X and BUCC."""
+    task = TARGET_TASKS.get(target)
+    if benchmark == "xtreme-r" and task not in LANGUAGES["xtreme-r"]:
+        return None
+    return task
+
+
 def _extension(task: str) -> str:
     return suffix(task, "xtreme" if task in LANGUAGES["xtreme"] else "xtreme-r")
 
@@ -164,6 +174,9 @@ def _label_text(task: str, spec: TaskSpec, lang: str) -> str:
     if spec.family == "multiple_choice":
         return "".join(json.dumps({"idx": i if row["id"] is None else row["id"], "label": row["label"]}) + "\n"
                        for i, row in enumerate(rows))
+    if spec.family == "entity_retrieval":   # Mewsli-X: {example id: [gold entity id]}, the mentions only
+        return json.dumps({row["id"]: [row["entity_id"]] for row in rows if row["kind"] != "entity"},
+                          ensure_ascii=False) + "\n"
     if spec.family == "span":
         paragraphs = [{"context": row["context"], "qas": [{
             "id": row["id"], "question": row["question"],
@@ -182,10 +195,11 @@ def export_labels(cell: Cell, task: str, out: Path) -> None:
                                                                        encoding="utf-8")
 
 
-def _missing(task: str, written: list[str]) -> str:
+def _missing(task: str, written: list[str], benchmarks: tuple[str, ...] = tuple(LANGUAGES)) -> str:
     """What each benchmark's evaluator would miss (it stops at the first missing language)."""
     notes = []
-    for bench, tasks in LANGUAGES.items():
+    for bench in benchmarks:
+        tasks = LANGUAGES[bench]
         if task in tasks:
             lacking = [lang for lang in tasks[task] if lang not in written]
             if lacking:
@@ -210,19 +224,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--intermediate")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--setting", help="zero-shot, translate-train or in-language (results.json `setting`)")
-    parser.add_argument("--benchmark", choices=("xtreme", "xglue"), default="xtreme",
-                        help="xglue: XGLUE's <TASK>/<lang>.prediction layout (xtransfer/xglue/export.py)")
+    parser.add_argument("--benchmark", choices=("xtreme", "xtreme-r", "xglue"), default="xtreme",
+                        help="xtreme-r: XTREME-R's tasks only (no pawsx, bucc2018; xcopa, mewslix); "
+                             "xglue: XGLUE's <TASK>/<lang>.prediction layout (xtransfer/xglue/export.py)")
     parser.add_argument("--split", choices=("test", "dev"), default="test", help="xglue only: which split to export")
     args = parser.parse_args(argv)
     if args.benchmark == "xglue":
         return _main_xglue(args)
     try:
-        chosen = select(find_cells(args.dirs), args.model, args.intermediate, args.seed, args.setting)
+        chosen = select(find_cells(args.dirs), args.model, args.intermediate, args.seed, args.setting,
+                        task_of=lambda c: benchmark_task(c.results["target"], args.benchmark),
+                        benchmark=args.benchmark.upper())
+        benchmarks = (args.benchmark,) if args.benchmark == "xtreme-r" else tuple(LANGUAGES)
         for task, cell in chosen.items():
             written = export_predictions(cell, task, args.out)
             if args.labels:
                 export_labels(cell, task, args.labels)
-            print(f"{task}: {len(written)} languages from {cell.describe()}{_missing(task, written)}{_oracle(cell)}")
+            print(f"{task}: {len(written)} languages from {cell.describe()}{_missing(task, written, benchmarks)}"
+                  f"{_oracle(cell)}")
     except XTransferError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
