@@ -196,7 +196,7 @@ class ModelSpec:
     revision: str | None = None
     num_parameters: int | None = setting(default=None, ge=1)
     tiny: TinySpec | None = None
-    pooling: str = setting(default="cls", choices=("cls", "mean"))  # how dual-encoder tasks (Mewsli-X) pool a text
+    dual_encoder_pooling: str = setting(default="cls", choices=("cls", "mean"))  # how dual-encoder tasks (Mewsli-X) pool a text
 
 
 @dataclass(frozen=True)

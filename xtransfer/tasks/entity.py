@@ -37,7 +37,7 @@ class DualEncoderHead(nn.Module):
         self.logit_scale = nn.Parameter(torch.full((1,), 100.0))
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        if self.pooling == "mean":   # over the real tokens (model.pooling: the tiny random-init models)
+        if self.pooling == "mean":   # over the real tokens (model.dual_encoder_pooling: the tiny random-init models)
             weights = mask.unsqueeze(-1).to(hidden_states.dtype)
             pooled = (hidden_states * weights).sum(1) / weights.sum(1).clamp(min=1)
         else:
