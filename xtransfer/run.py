@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from xtransfer.config import CONF_DIR
 from xtransfer.config.build import build_cell
 from xtransfer.errors import XTransferError, environment_error
+from xtransfer.pipeline.quiet import quiet_libraries
 
 log = logging.getLogger("xtransfer")
 logging.raiseExceptions = False  # a log line that cannot be written (full disk) must not print a traceback
@@ -26,6 +27,7 @@ logging.raiseExceptions = False  # a log line that cannot be written (full disk)
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     out = Path(cfg.paths.output_dir)
+    quiet_libraries(bool(cfg.get("verbose", False)))   # before torch, Lightning, W&B and HF are imported
     try:
         cell = build_cell(cfg)  # settings are checked before the heavy imports: a bad one is refused in a second
         from xtransfer.pipeline.cell import run  # heavy imports after Hydra has parsed the command line

@@ -62,7 +62,7 @@ def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True
     log.info("task scores (mean over languages of each target's main metric on its score split):\n%s\n"
              "%d cells, %d failed or missing, %d stages trained here; report: %s", report.score_tables,
              report.n_cells, report.n_problems, report.n_trained, sweep / "report.md")
-    if config.logger.kind == "wandb":
+    if config.logger.kind == "wandb" and OmegaConf.select(config, "report.wandb_run", default=False):
         _log_to_wandb(report, config, sweep)
 
 
