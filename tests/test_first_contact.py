@@ -1,8 +1,12 @@
 """First contact: the mission's command without the Hub, the quiet demo grid, Ctrl-C, --help."""
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from tests.conftest import REPO
 from xtransfer.pipeline.hub_probe import WAYS_FORWARD
@@ -48,3 +52,39 @@ def test_help_lists_the_axes_with_every_choice_five_examples_and_where_results_g
     assert len(examples) == 5 and any("experiment=demo" in e for e in examples)
     assert any("hydra/launcher=slurm" in e for e in examples) and any("data=local" in e for e in examples)
     assert "outputs/multiruns/<date>/<time>/ (report.md" in proc.stdout and "--hydra-help" in proc.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_sweep_reports_the_finished_cell_and_resumes_in_the_same_folder(tmp_path):
+    budget = ["experiment=demo", "logger=none", "target.languages=[en,de]", "target.optim.max_train_examples=300",
+              "target.optim.epochs=1", "intermediate.optim.max_train_examples=20000", "intermediate.optim.epochs=5"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "xtransfer.run", "-m", "intermediate=none,mnli", "target=xnli",
+                             *budget, f"paths.outputs_root={tmp_path}"], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = []
+    for line in proc.stdout:   # the first cell's score, then the second cell trains its intermediate
+        lines.append(line)
+        if "reused pretrained" in line and any("#1 :" in seen for seen in lines):
+            break
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    output = "".join(lines) + proc.stdout.read()
+    assert proc.wait(timeout=300) == 130, output
+    sweep = next(tmp_path.glob("multiruns/*/*"))
+    assert "interrupted (Ctrl-C): 1 of 2 cells finished, 1 did not." in output
+    assert "  finished:     tiny / none / xnli / seed 0" in output
+    assert "  not finished: tiny / mnli / xnli / seed 0" in output
+    assert f"Report of the finished cells: {sweep / 'report.md'}" in output
+    assert "| none |" in (sweep / "report.md").read_text() and "Traceback" not in output
+    resume = output.split("Resume in the same folder (finished stages are reused):\n  ")[1].splitlines()[0]
+    assert resume.endswith(f"hydra.sweep.dir={sweep}") and " -m xtransfer.run -m " in resume
+    assert not (sweep / "1_tiny_mnli_xnli_s0" / "results.json").exists()
+
+    args = shlex.split(resume)[1:]
+    again = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert list(tmp_path.glob("multiruns/*/*")) == [sweep]   # no new sweep folder
+    assert (sweep / "0_tiny_none_xnli_s0" / "results.json").is_file()
+    assert (sweep / "1_tiny_mnli_xnli_s0" / "results.json").is_file()
+    assert "reused target/xnli" in again.stdout and "2 cells, 0 failed or missing" in again.stdout

@@ -9,6 +9,8 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from xtransfer.errors import Interrupted
+
 log = logging.getLogger("xtransfer")
 
 
@@ -23,6 +25,8 @@ class SweepSummary(Callback):
         self.failed = False
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if job_return.status == JobStatus.FAILED and isinstance(job_return._return_value, Interrupted):
+            stop_interrupted(config)
         self.failed = self.failed or job_return.status == JobStatus.FAILED
         if self.failed and str(config.hydra.mode).endswith("MULTIRUN"):  # a RunMode enum in real configs
             sweep = Path(config.hydra.sweep.dir)
@@ -36,6 +40,16 @@ class SweepSummary(Callback):
         write_sweep_report(config, quiet=False)
 
 
+def stop_interrupted(config: DictConfig) -> None:
+    """Ctrl-C in a cell (run.py hands back Interrupted): the report of the finished cells, what did not
+    finish, the command that resumes; then the sweep stops (exit 130), as an interrupted program does."""
+    from xtransfer.report.interrupted import summary
+    sweep = Path(config.hydra.sweep.dir)
+    written = any(sweep.glob("*/results.json")) and write_sweep_report(config, quiet=False, uncertainty=False)
+    log.error("%s", summary(sweep, bool(written)))
+    raise SystemExit(130)
+
+
 def _every_job_started(sweep: Path) -> bool:
     """True once every cell of the sweep's grid has a job dir (this is the last job), or when unknown."""
     from xtransfer.report.collect import expected_cells, ran_cells
@@ -45,8 +59,8 @@ def _every_job_started(sweep: Path) -> bool:
         return True
 
 
-def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True) -> None:
-    """Never raises: a report that fails must not fail the sweep or hide its results."""
+def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True) -> bool:
+    """Never raises (a report that fails must not fail the sweep or hide its results); True once written."""
     sweep = Path(config.hydra.sweep.dir)
     try:
         from xtransfer.report.build import Options, write_report
@@ -55,15 +69,16 @@ def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True
     except Exception as e:
         log.error("grid report failed (%s: %s); results are in %s/*/results.json, retry with "
                   "`python -m xtransfer.report %s`", type(e).__name__, e, sweep, sweep)
-        return
+        return False
     if quiet:
         log.info("grid report updated: %s", sweep / "report.md")
-        return
+        return True
     log.info("task scores (mean over languages of each target's main metric on its score split):\n%s\n"
              "%d cells, %d failed or missing, %d stages trained here; report: %s", report.score_tables,
              report.n_cells, report.n_problems, report.n_trained, sweep / "report.md")
     if config.logger.kind == "wandb" and OmegaConf.select(config, "report.wandb_run", default=False):
         _log_to_wandb(report, config, sweep)
+    return True
 
 
 def _log_to_wandb(report, config: DictConfig, sweep: Path) -> None:
