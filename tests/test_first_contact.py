@@ -1,12 +1,15 @@
 """First contact: the mission's command without the Hub, the quiet demo grid, Ctrl-C, --help."""
+import json
 import os
 import shlex
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 from xtransfer.pipeline.hub_probe import WAYS_FORWARD
@@ -88,3 +91,33 @@ def test_ctrl_c_in_a_sweep_reports_the_finished_cell_and_resumes_in_the_same_fol
     assert (sweep / "0_tiny_none_xnli_s0" / "results.json").is_file()
     assert (sweep / "1_tiny_mnli_xnli_s0" / "results.json").is_file()
     assert "reused target/xnli" in again.stdout and "2 cells, 0 failed or missing" in again.stdout
+
+
+def _job(root: Path, name: str, intermediate: str, target: str = "xnli", lr: float = 1e-3) -> Path:
+    job = root / name
+    (job / ".hydra").mkdir(parents=True)
+    (job / "results.json").write_text(json.dumps({"model": "tiny", "intermediate": intermediate, "target": target,
+                                                  "seed": 0, "setting": "zero-shot"}))
+    (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump({
+        "model": {"name": "tiny"}, "target": {"name": target, "optim": {"lr": lr}}, "data": {"kind": "demo"},
+        "seed": 0, "mlm": None, "trainer": {"precision": "auto"}}))
+    return job
+
+
+def test_a_grid_without_none_borrows_the_same_settings_baseline_or_says_how_to_add_it(tmp_path):
+    from xtransfer.report import baseline
+    outputs = tmp_path / "outputs"
+    sweep = outputs / "multiruns" / "2026-12-02" / "10-00-00"
+    _job(sweep, "0_tiny_mnli_xnli_s0", "mnli")
+    _job(sweep, "1_tiny_mnli_pawsx_s0", "mnli", target="pawsx")
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"task": [
+        "intermediate=mnli", "target=xnli,pawsx", "experiment=demo"]}}}))
+    older = outputs / "multiruns" / "2026-12-01" / "09-00-00"
+    same = _job(older, "0_tiny_none_xnli_s0", "none")
+    _job(older, "1_tiny_none_pawsx_s0", "none", target="pawsx", lr=5e-4)   # other settings: not a baseline
+    _job(older, "2_tiny_mnli_xnli_s0", "mnli")
+    assert set(baseline.lacking(sweep)) == {("tiny", "xnli", 0, "zero-shot"), ("tiny", "pawsx", 0, "zero-shot")}
+    assert baseline.borrowed(sweep, outputs) == [same]
+    hint = baseline.add_baseline_hint(sweep, {("tiny", "pawsx", 0, "zero-shot")})
+    assert hint.startswith("no `none` (zero-shot) result for tiny/pawsx/seed 0, so the tables show absolute scores")
+    assert hint.endswith(":\n  python -m xtransfer.run -m intermediate=none target=pawsx experiment=demo")

@@ -1,6 +1,7 @@
 """Hydra callbacks: the grid report written into the sweep dir when a multirun ends."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -63,9 +64,14 @@ def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True
     """Never raises (a report that fails must not fail the sweep or hide its results); True once written."""
     sweep = Path(config.hydra.sweep.dir)
     try:
+        from xtransfer.report import baseline
         from xtransfer.report.build import Options, write_report
-        report = write_report([sweep], sweep, Options(uncertainty=uncertainty,
-                                                      split=OmegaConf.select(config, "report.split", default="test")))
+        outputs_root = OmegaConf.select(config, "paths.outputs_root", default=None)
+        extra = baseline.borrowed(sweep, Path(outputs_root)) if outputs_root else []
+        report = write_report([sweep, *extra], sweep, Options(uncertainty=uncertainty,
+                                                              split=OmegaConf.select(config, "report.split", default="test")))
+        still = set(baseline.lacking(sweep)) - {baseline._key(json.loads((job / "results.json").read_text()))
+                                                 for job in extra}
     except Exception as e:
         log.error("grid report failed (%s: %s); results are in %s/*/results.json, retry with "
                   "`python -m xtransfer.report %s`", type(e).__name__, e, sweep, sweep)
@@ -73,6 +79,14 @@ def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True
     if quiet:
         log.info("grid report updated: %s", sweep / "report.md")
         return True
+    if extra:
+        log.info("`none` (zero-shot) results taken from earlier runs with the same settings: %s",
+                 ", ".join(str(job) for job in extra))
+    if still:
+        hint = baseline.add_baseline_hint(sweep, still)
+        log.info("%s", hint)
+        with open(sweep / "report.md", "a") as f:
+            f.write(f"\n## No baseline\n\n{hint.replace(':' + chr(10) + '  ', ':' + chr(10) + chr(10) + '    ')}\n")
     log.info("task scores (mean over languages of each target's main metric on its score split):\n%s\n"
              "%d cells, %d failed or missing, %d stages trained here; report: %s", report.score_tables,
              report.n_cells, report.n_problems, report.n_trained, sweep / "report.md")
