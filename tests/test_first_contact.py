@@ -121,3 +121,19 @@ def test_a_grid_without_none_borrows_the_same_settings_baseline_or_says_how_to_a
     hint = baseline.add_baseline_hint(sweep, {("tiny", "pawsx", 0, "zero-shot")})
     assert hint.startswith("no `none` (zero-shot) result for tiny/pawsx/seed 0, so the tables show absolute scores")
     assert hint.endswith(":\n  python -m xtransfer.run -m intermediate=none target=pawsx experiment=demo")
+
+
+def test_a_sweep_where_every_cell_failed_still_writes_a_report_with_each_reason(tmp_path, caplog):
+    from xtransfer.report.callback import write_failure_report
+    for job, message in [("0_tiny_none_xnli_s0", "this cell lacks data; nothing was trained:\n  - missing file /x"),
+                         ("1_tiny_mnli_xnli_s0", "model.tiny.tokenizer_files matches no file: /y")]:
+        (tmp_path / job).mkdir()
+        (tmp_path / job / "error.json").write_text(json.dumps({"error": "DataError", "message": message}))
+    with caplog.at_level("INFO"):
+        write_failure_report(tmp_path)
+    assert (tmp_path / "report.md").read_text() == (
+        "# Grid report\n\nNo cell of the sweep finished, so there are no scores.\n\n"
+        "| cell | why it failed (its error.json has the whole message) |\n|---|---|\n"
+        "| 0_tiny_none_xnli_s0 | this cell lacks data; nothing was trained: |\n"
+        "| 1_tiny_mnli_xnli_s0 | model.tiny.tokenizer_files matches no file: /y |\n")
+    assert f"no cell of the sweep finished; report of the failures: {tmp_path / 'report.md'}" in caplog.text

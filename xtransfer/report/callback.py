@@ -32,13 +32,31 @@ class SweepSummary(Callback):
         if self.failed and str(config.hydra.mode).endswith("MULTIRUN"):  # a RunMode enum in real configs
             sweep = Path(config.hydra.sweep.dir)
             if any(sweep.glob("*/results.json")):   # else there is nothing to tabulate yet
-                write_sweep_report(config, quiet=True, uncertainty=_every_job_started(sweep))
+                last = _every_job_started(sweep)      # the last job: print the table, as a sweep's end does
+                write_sweep_report(config, quiet=not last, uncertainty=last)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if not any(Path(config.hydra.sweep.dir).glob("*/results.json")):
-            log.info("no cell of the sweep finished, so there is no grid report")
+        sweep = Path(config.hydra.sweep.dir)
+        if not any(sweep.glob("*/results.json")):
+            write_failure_report(sweep)
             return
         write_sweep_report(config, quiet=False)
+
+
+def write_failure_report(sweep: Path) -> None:
+    """No cell finished: report.md lists each failed cell's one-line reason (the sweep then exits 2)."""
+    from xtransfer.pipeline.guard import failed_cells
+    failed = failed_cells(sweep)
+    rows = "\n".join(f"| {job} | {message.splitlines()[0].replace('|', '/')} |" for job, message in failed)
+    text = ("# Grid report\n\nNo cell of the sweep finished, so there are no scores.\n\n"
+            + ("| cell | why it failed (its error.json has the whole message) |\n|---|---|\n" + rows if failed
+               else "No cell wrote an error.json: see each job's log in its folder.") + "\n")
+    try:
+        (sweep / "report.md").write_text(text)
+    except OSError as e:
+        log.error("could not write %s: %s", sweep / "report.md", e)
+        return
+    log.info("no cell of the sweep finished; report of the failures: %s", sweep / "report.md")
 
 
 def stop_interrupted(config: DictConfig) -> None:
