@@ -137,3 +137,16 @@ def test_a_sweep_where_every_cell_failed_still_writes_a_report_with_each_reason(
         "| 0_tiny_none_xnli_s0 | this cell lacks data; nothing was trained: |\n"
         "| 1_tiny_mnli_xnli_s0 | model.tiny.tokenizer_files matches no file: /y |\n")
     assert f"no cell of the sweep finished; report of the failures: {tmp_path / 'report.md'}" in caplog.text
+
+
+def test_a_single_run_offline_with_an_empty_cache_fails_fast_too(tmp_path):
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    env.pop("HF_HUB_CACHE", None), env.pop("HF_DATASETS_CACHE", None)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "xtransfer.run", "target=pawsx", f"paths.outputs_root={tmp_path / 'out'}"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2 and time.monotonic() - started < 15
+    assert output.startswith("preflight: 1 of 1 cell lacks data, so nothing was trained.")
+    assert "hub dataset google-research-datasets/paws-x @ " in output and "needed by 1 cell: this run" in output
+    assert output.rstrip().endswith(WAYS_FORWARD) and "Traceback" not in output

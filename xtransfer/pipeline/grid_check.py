@@ -51,6 +51,29 @@ def job_config(config: DictConfig, overrides: list[str]) -> DictConfig:
     return cfg
 
 
+def check_single(config: DictConfig) -> str | None:
+    """For a single run (no -m): its hub model and datasets, before anything is loaded. Local files, and a
+    cell that cannot be built, are left to the run, which reports them the usual way (with error.json)."""
+    cfg = config.copy()
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(config.hydra.run.dir)
+    try:
+        cell = build_cell(cfg)
+        if cell.demo_data_root and not demo_data_current(Path(cell.demo_data_root)):
+            return None
+        probe = HubProbe()
+        _, gaps = check_cell(cell, probe)
+        if cell.model.tiny is None and (gap := model_gap(cell.model.name_or_path, cell.model.revision, probe)):
+            gaps = [Missing(*gap), *gaps]
+    except XTransferError:
+        return None
+    gaps = [gap for gap in gaps if gap.what.startswith("hub ")]
+    if not gaps:
+        return None
+    needed_by = {gap.what: ({gap.fix: None}, {"this run": None}) for gap in gaps}
+    return _message(needed_by, [], 1)
+
+
 def check_grid(config: DictConfig) -> str | None:
     """None when every cell has its data; else the message listing everything missing."""
     jobs = sweep_jobs(config)
@@ -111,7 +134,13 @@ def _varying_keys(jobs: list[list[str]]) -> set[str]:
 
 
 class Preflight(Callback):
-    """Runs check_grid when a multirun starts; a grid with missing data exits with code 2."""
+    """Runs check_grid when a multirun starts (check_single before a single run); missing data: exit 2."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        message = check_single(config) if config.get("preflight", True) else None
+        if message:
+            sys.stderr.write(message.replace(" cells lack data", " cell lacks data", 1) + "\n")
+            raise SystemExit(2)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not config.get("preflight", True):
