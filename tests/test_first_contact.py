@@ -150,3 +150,22 @@ def test_a_single_run_offline_with_an_empty_cache_fails_fast_too(tmp_path):
     assert output.startswith("preflight: 1 of 1 cell lacks data, so nothing was trained.")
     assert "hub dataset google-research-datasets/paws-x @ " in output and "needed by 1 cell: this run" in output
     assert output.rstrip().endswith(WAYS_FORWARD) and "Traceback" not in output
+
+
+def test_heatmap_colours_have_one_scale_per_metric_and_report_md_shows_its_figures(tmp_path):
+    import pandas as pd
+    from tests.test_report import write_cell
+    from xtransfer.report.build import Options, write_report
+    from xtransfer.report.plots import colour_scale
+    base = pd.DataFrame({"xnli": [2.5, -0.5], "pawsx": [-6.6, float("nan")], "xquad": [9.0, 1.0]}, index=["mnli", "qqp"])
+    large = pd.DataFrame({"xnli": [4.0], "xquad": [-14.4]}, index=["mnli"])
+    metrics = {"xnli": "acc", "pawsx": "acc", "xquad": "f1"}
+    assert colour_scale({"base": base, "large": large}, metrics) == {"xnli": 6.6, "pawsx": 6.6, "xquad": 14.4}
+    assert colour_scale({"base": base}, {}) == {"xnli": 2.5, "pawsx": 6.6, "xquad": 9.0}   # metric unknown: per target
+    for model, params in [("small", 10**6), ("large", 10**8)]:
+        for intermediate, score in [("none", 50.0), ("mnli", 53.0)]:
+            write_cell(tmp_path / f"{model}_{intermediate}", intermediate, "xnli", 0, score, model=model,
+                       num_parameters=params)
+    write_report([tmp_path], tmp_path, Options(uncertainty=False))
+    assert "\n## Figures\n\n![heatmap](heatmap.png)\n\n![scaling](scaling.png)\n" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "heatmap.png").read_bytes()[:4] == (tmp_path / "scaling.png").read_bytes()[:4] == b"\x89PNG"

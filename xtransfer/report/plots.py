@@ -11,20 +11,27 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 
+def colour_scale(deltas: dict[str, pd.DataFrame], metrics: dict[str, str]) -> dict[str, float]:
+    """Per target: the largest |gain| among all targets of its metric, in every model (0 when none)."""
+    group = {t: metrics.get(t) or t for table in deltas.values() for t in table.columns}   # one scale per metric
+    largest: dict[str, float] = {}
+    for table in deltas.values():
+        for target in table.columns:
+            finite = [abs(v) for v in table[target].to_numpy(dtype=float) if not math.isnan(v)]
+            largest[group[target]] = max([largest.get(group[target], 0.0), *finite])
+    return {t: largest[g] for t, g in group.items()}
+
+
 def heatmap(deltas: dict[str, pd.DataFrame], path: Path, significant: dict[str, pd.DataFrame] | None = None,
             metrics: dict[str, str] | None = None) -> None:
     """One panel per model, stacked (each its own rows, so labels never overlap): rows intermediates (no
     `none`), columns targets with their metric, numbers the gain in points.
 
-    Targets score in different metrics (XNLI accuracy, XQuAD F1), so colours are normalised per target:
-    a gain divided by the largest |gain| of its target across the models, centred on 0. A gain that
+    Targets score in different metrics (XNLI accuracy, XQuAD F1), so colours have one scale per metric:
+    a gain divided by the largest |gain| among the targets of its metric across the models, centred on 0. A gain that
     survives the paired test and Holm's correction (`significant`) is marked with * and a black frame."""
     metrics = metrics or {}
-    scale: dict[str, float] = {}
-    for table in deltas.values():
-        for target in table.columns:
-            finite = [abs(v) for v in table[target].to_numpy(dtype=float) if not math.isnan(v)]
-            scale[target] = max([scale.get(target, 0.0), *finite]) or scale.get(target, 0.0)
+    scale = colour_scale(deltas, metrics)
     panels = list(deltas.items()) or [("no model", pd.DataFrame())]
     heights = [max(1.2, 0.45 * table.shape[0] + 0.9) for _, table in panels]
     width = max(4.5, 1.25 * max(table.shape[1] for _, table in panels) + 3.0)
@@ -58,8 +65,8 @@ def heatmap(deltas: dict[str, pd.DataFrame], path: Path, significant: dict[str, 
             ax.set_xlabel("target (main metric); * significant (paired test, Holm)")
     if image is not None:
         bar = fig.colorbar(image, ax=list(axes), shrink=0.8)
-        bar.set_label("gain / largest |gain| of its target\n(colour scale per target; numbers in points)")
-    fig.savefig(path, dpi=120)
+        bar.set_label("gain / largest |gain| of its metric\n(one colour scale per metric;\nnumbers in points)")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
 
 
 def scaling(points: pd.DataFrame, fits: pd.DataFrame, path: Path, metrics: dict[str, str] | None = None) -> None:
@@ -86,4 +93,4 @@ def scaling(points: pd.DataFrame, fits: pd.DataFrame, path: Path, metrics: dict[
         ax.set_xlabel("encoder parameters (log scale)")
         ax.set_ylabel("gain over none (points)")
         ax.legend(title="intermediate", fontsize="small")
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
