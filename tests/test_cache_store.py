@@ -43,10 +43,16 @@ def test_finished_stage_holds_its_payload_metrics_and_record(tmp_path):
 def test_reuse_is_logged_and_timed(tmp_path, caplog):
     store = StageStore(tmp_path)
     with caplog.at_level(logging.INFO, logger="xtransfer.cache"):
-        built = store.run("target", "xnli", {"k": 1}, lambda out: time.sleep(0.2) or {})
+        built = store.run("target", "xnli", {"k": 1}, lambda out: time.sleep(0.2) or {"val_score_best": 71.234})
         reused = store.run("target", "xnli", {"k": 1}, lambda out: {})
-    assert [r.getMessage() for r in caplog.records if r.name == "xtransfer.cache.stages"] == [
-        f"stage target/xnli-{built.key}: building", f"stage target/xnli-{built.key}: reused {built.path}"]
+        store.run("eval", "xnli", {"k": 1}, lambda out: {})
+    records = [r for r in caplog.records if r.name == "xtransfer.cache.stages"]
+    key, eval_key = built.key, stage_key("eval", {"k": 1})
+    assert [r.getMessage() for r in records] == [
+        f"stage target/xnli-{key}: building", f"built  target/xnli-{key} in 0 s, best dev score 71.23",
+        f"reused target/xnli-{key}", f"stage eval/xnli-{eval_key}: building", f"built  eval/xnli-{eval_key} in 0 s"]
+    # the quiet console shows one line per stage; an evaluation's is the cell's score line instead
+    assert [getattr(r, "console", False) for r in records] == [False, True, True, False, False]
     assert built.seconds >= 0.2 > reused.seconds
 
 

@@ -13,7 +13,7 @@ from xtransfer.config.build import build_cell
 from xtransfer.errors import DataError
 from xtransfer.pipeline import preflight
 from xtransfer.pipeline.demo_data import ensure_demo_data
-from xtransfer.pipeline.grid_check import HubProbe
+from xtransfer.pipeline.hub_probe import WAYS_FORWARD, HubProbe
 
 CCG_TRAIN = [f"{s:02d}" for s in range(2, 22)]
 
@@ -130,7 +130,6 @@ def test_preflight_false_checks_nothing(caplog):
 
 
 def test_hub_grid_offline_names_every_uncached_dataset_and_the_bucc_dev_set(tmp_path, monkeypatch):
-    import datasets.config
     from huggingface_hub import constants
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
@@ -139,7 +138,7 @@ def test_hub_grid_offline_names_every_uncached_dataset_and_the_bucc_dev_set(tmp_
     from xtransfer.pipeline.grid_check import check_grid
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "datasets"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets"))
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):   # the master config of `-m target=xnli,bucc`
         cfg = compose("config", overrides=[f"paths.outputs_root={tmp_path / 'out'}", "logger=none"],
                       return_hydra_config=True)
@@ -156,6 +155,10 @@ def test_hub_grid_offline_names_every_uncached_dataset_and_the_bucc_dev_set(tmp_
            f"even with data=hub: no hub copy has it)" in output
     assert "target.oracle_threshold=true" in output and "comparable.limsi.fr/bucc2018" in output
     assert "needed by 1 cell: target=bucc" in output and "needed by 1 cell: target=xnli" in output
+    assert ("hub model FacebookAI/xlm-roberta-base @ e73636d4f797dec63c3081bb6ed5c7b0bb3f2089: not in the local "
+            "Hugging Face cache, and HF_HUB_OFFLINE is set (offline)") in output
+    assert "or model.name_or_path=<local model dir>" in output and "needed by 2 cells: target=xnli, target=bucc" in output
+    assert output.endswith(WAYS_FORWARD) and "add offline=demo to this command" in WAYS_FORWARD
 
 
 def test_hub_probe_uses_the_cache_then_the_network_once(tmp_path, monkeypatch):

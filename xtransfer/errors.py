@@ -47,3 +47,9 @@ def environment_error(e: OSError, doing: str) -> EnvironmentProblem | None:
     return EnvironmentProblem(f"{doing}: {e.strerror or type(e).__name__}" + (f": {where}" if where else "")
                               + f".\n  {advice[0].upper()}{advice[1:]}. Finished stages and results are "
                               f"kept; rerun to continue from where this stopped.")
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) stopped a cell of a sweep. Not a user error: the job returns it to Hydra, and the
+    sweep's end-of-job hook (report/callback.py) writes the report of the finished cells, says how to
+    resume, and stops the sweep (exit 130)."""

@@ -17,7 +17,9 @@ from omegaconf import DictConfig
 
 from xtransfer.config import CONF_DIR
 from xtransfer.config.build import build_cell
-from xtransfer.errors import XTransferError, environment_error
+from xtransfer.errors import Interrupted, XTransferError, environment_error
+from xtransfer.pipeline import interrupt
+from xtransfer.pipeline.quiet import quiet_libraries
 
 log = logging.getLogger("xtransfer")
 logging.raiseExceptions = False  # a log line that cannot be written (full disk) must not print a traceback
@@ -26,11 +28,17 @@ logging.raiseExceptions = False  # a log line that cannot be written (full disk)
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     out = Path(cfg.paths.output_dir)
+    quiet_libraries(bool(cfg.get("verbose", False)))   # before torch, Lightning, W&B and HF are imported
+    interrupt.install()
     try:
         cell = build_cell(cfg)  # settings are checked before the heavy imports: a bad one is refused in a second
         from xtransfer.pipeline.cell import run  # heavy imports after Hydra has parsed the command line
 
         score = run(cfg, cell)["score"]
+    except (KeyboardInterrupt, SystemExit) as e:
+        if not interrupt.received() and not isinstance(e, KeyboardInterrupt):
+            raise
+        return _interrupted(out)
     except XTransferError as e:
         error = e
     except OSError as e:
@@ -49,6 +57,16 @@ def main(cfg: DictConfig) -> float | None:
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         return None  # the other cells run; the sweep exits 2 when it ends (pipeline/guard.py)
     raise SystemExit(2) from None
+
+
+def _interrupted(out: Path) -> None:
+    """Ctrl-C: a sweep hands Interrupted to its end-of-job hook (the report, the resume command); a single
+    run says how to continue."""
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise Interrupted(f"interrupted (Ctrl-C) in {out}")
+    log.error("interrupted (Ctrl-C): no results in %s. Finished stages are cached: run the same command again "
+              "to continue from them.", out)
+    raise SystemExit(130)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,16 @@ def _upstream_build(path: Path) -> str | None:
         return None
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _headline(metrics: dict[str, Any]) -> str:
+    """A trained stage's best dev score (the mean over its tasks), for its console line."""
+    best = metrics.get("val_score_best")
+    return f", best dev score {best:.2f}" if isinstance(best, (int, float)) else ""
+
+
 class StageStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -105,9 +115,10 @@ class StageStore:
         except Exception as e:
             self._check_upstream(upstream, e)
             raise
-        if reused:
-            log.info("stage %s/%s-%s: reused %s", kind, name, key, path)
         stage = Stage(kind, name, key, path, reused, time.perf_counter() - start, metrics)
+        # the quiet console's one line per stage; an evaluation's is the cell's score line (pipeline/cell.py)
+        log.info("%s %s/%s-%s%s", "reused" if reused else "built ", kind, name, key,
+                 "" if reused else f" in {_duration(stage.seconds)}{_headline(metrics)}", extra={"console": kind != "eval"})
         self.seen[key] = stage
         return stage
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -29,11 +30,13 @@ warnings.filterwarnings("ignore", message=".*custom batch sampler.*")
 
 def make_trainer(runtime: RuntimeSpec, logger: Logger | None, root_dir: str, callbacks=(), **kwargs) -> pl.Trainer:
     # The progress bar reads the logged loss: refreshing it every step would sync the GPU every step.
-    bar = [TQDMProgressBar(refresh_rate=runtime.log_every_n_steps)] if runtime.enable_progress_bar else []
+    # Only on a terminal: in a log file or a SLURM job's output, a bar is noise.
+    show_bar = runtime.enable_progress_bar and sys.stderr.isatty()
+    bar = [TQDMProgressBar(refresh_rate=runtime.log_every_n_steps)] if show_bar else []
     return pl.Trainer(
         accelerator=runtime.accelerator, devices=runtime.devices, precision=resolve_precision(runtime),
         logger=logger if logger is not None else False, enable_checkpointing=False,
-        enable_progress_bar=runtime.enable_progress_bar, enable_model_summary=False,
+        enable_progress_bar=show_bar, enable_model_summary=False,
         num_sanity_val_steps=0, use_distributed_sampler=False, log_every_n_steps=runtime.log_every_n_steps,
         default_root_dir=root_dir, callbacks=[*callbacks, *bar], **kwargs)
 

@@ -92,9 +92,12 @@ def _run_chain(cell: CellSpec, logger) -> dict[str, Any]:
                for split, per_lang in results["metrics"].items()
                for lang, values in per_lang.items() for metric, value in values.items()}
     summary["score"] = results["score"]
+    summary["stages"] = results["stages"]   # where each stage came from (kind, key, path, reused): its lineage
     tracking.log_summary(logger, summary)
-    log.info("score %.2f (%s, mean over %d languages); results in %s", results["score"], results["main_metric"],
-             len(target.languages), Path(cell.output_dir) / "results.json")
+    evaluated = f"reused {eval_stage.kind}" if eval_stage.reused else f"evaluated in {eval_stage.seconds:.0f} s"
+    log.info("score %.2f (%s on %s, mean over %d languages; %s); results in %s", results["score"],
+             results["main_metric"], results["score_split"], len(target.languages), evaluated,
+             Path(cell.output_dir) / "results.json", extra={"console": True})
     return results
 
 

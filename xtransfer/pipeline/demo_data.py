@@ -41,4 +41,4 @@ def ensure_demo_data(root: Path) -> None:
         (tmp / "VERSION").write_text(version)
 
     if not build_once(root, build):
-        log.info("generated the demo datasets in %s", root)
+        log.info("generated the demo datasets in %s", root, extra={"console": True})

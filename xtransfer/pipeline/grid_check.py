@@ -10,7 +10,6 @@ Demo data that a job will generate first is not checked (it will be there).
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,55 +20,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from xtransfer.config.build import build_cell
 from xtransfer.errors import XTransferError
 from xtransfer.pipeline.demo_data import demo_data_current
-from xtransfer.pipeline.preflight import check_cell
+from xtransfer.pipeline.hub_probe import WAYS_FORWARD, HubProbe, model_gap
+from xtransfer.pipeline.preflight import Missing, check_cell
 
 log = logging.getLogger("xtransfer")
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
-OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-
-
-class HubProbe:
-    """Is a pinned hub dataset in the local cache, or else reachable? One answer per (path, revision);
-    after one failed connection, the Hub counts as unreachable for the rest of the grid."""
-
-    def __init__(self) -> None:
-        self.answers: dict[tuple[str, str | None], str | None] = {}
-        self.offline = [v for v in OFFLINE_VARIABLES if os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE")]
-        self.unreachable: str | None = None
-
-    def __call__(self, path: str, revision: str | None) -> str | None:
-        if (path, revision) not in self.answers:
-            self.answers[(path, revision)] = self._probe(path, revision)
-        return self.answers[(path, revision)]
-
-    def _probe(self, path: str, revision: str | None) -> str | None:
-        if in_local_cache(path, revision):
-            return None
-        if self.offline:
-            return f"not in the local Hugging Face cache, and {' and '.join(self.offline)} is set (offline)"
-        if self.unreachable:
-            return f"not in the local cache, and the Hub is not reachable ({self.unreachable})"
-        from huggingface_hub import HfApi
-        try:
-            HfApi().dataset_info(path, revision=revision, timeout=10)
-            return None
-        except Exception as e:   # no network, a missing repo or revision: named in the message
-            response = getattr(e, "response", None)
-            if response is None:   # no answer at all: no network
-                self.unreachable = f"{type(e).__name__}: {e}"
-            return f"not in the local cache, and the Hub did not serve it ({type(e).__name__}: {e})"
-
-
-def in_local_cache(path: str, revision: str | None) -> bool:
-    """Files of this revision in the Hub cache, or a dataset `datasets` prepared from this repo (any
-    config or revision: the datasets cache does not name them in its folder names, so this is a hint)."""
-    import datasets.config
-    from huggingface_hub import constants
-    snapshots = Path(constants.HF_HUB_CACHE) / f"datasets--{path.replace('/', '--')}" / "snapshots"
-    if (snapshots / revision).is_dir() if revision else snapshots.is_dir():
-        return True
-    return (Path(datasets.config.HF_DATASETS_CACHE) / path.replace("/", "___")).is_dir()
 
 
 def sweep_jobs(config: DictConfig) -> list[list[str]] | None:
@@ -95,6 +51,29 @@ def job_config(config: DictConfig, overrides: list[str]) -> DictConfig:
     return cfg
 
 
+def check_single(config: DictConfig) -> str | None:
+    """For a single run (no -m): its hub model and datasets, before anything is loaded. Local files, and a
+    cell that cannot be built, are left to the run, which reports them the usual way (with error.json)."""
+    cfg = config.copy()
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(config.hydra.run.dir)
+    try:
+        cell = build_cell(cfg)
+        if cell.demo_data_root and not demo_data_current(Path(cell.demo_data_root)):
+            return None
+        probe = HubProbe()
+        _, gaps = check_cell(cell, probe)
+        if cell.model.tiny is None and (gap := model_gap(cell.model.name_or_path, cell.model.revision, probe)):
+            gaps = [Missing(*gap), *gaps]
+    except XTransferError:
+        return None
+    gaps = [gap for gap in gaps if gap.what.startswith("hub ")]
+    if not gaps:
+        return None
+    needed_by = {gap.what: ({gap.fix: None}, {"this run": None}) for gap in gaps}
+    return _message(needed_by, [], 1)
+
+
 def check_grid(config: DictConfig) -> str | None:
     """None when every cell has its data; else the message listing everything missing."""
     jobs = sweep_jobs(config)
@@ -110,6 +89,8 @@ def check_grid(config: DictConfig) -> str | None:
             if cell.demo_data_root and not demo_data_current(Path(cell.demo_data_root)):
                 continue   # its first job generates the demo data
             _, gaps = check_cell(cell, probe)
+            if cell.model.tiny is None and (gap := model_gap(cell.model.name_or_path, cell.model.revision, probe)):
+                gaps = [Missing(*gap), *gaps]
         except XTransferError as e:
             errors.append(f"  - {name}: {e}")
             continue
@@ -138,6 +119,8 @@ def _message(needed_by: dict[str, tuple[dict, dict]], errors: list[str], n_jobs:
         lines.append(f"    needed by {len(cells)} cell{'s' * (len(cells) > 1)}: {shown}")
     if errors:
         lines += ["Cells that cannot be built:", *errors]
+    if any(what.startswith("hub ") for what in needed_by):
+        lines.append(WAYS_FORWARD)
     return "\n".join(lines)
 
 
@@ -151,7 +134,13 @@ def _varying_keys(jobs: list[list[str]]) -> set[str]:
 
 
 class Preflight(Callback):
-    """Runs check_grid when a multirun starts; a grid with missing data exits with code 2."""
+    """Runs check_grid when a multirun starts (check_single before a single run); missing data: exit 2."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        message = check_single(config) if config.get("preflight", True) else None
+        if message:
+            sys.stderr.write(message.replace(" cells lack data", " cell lacks data", 1) + "\n")
+            raise SystemExit(2)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not config.get("preflight", True):

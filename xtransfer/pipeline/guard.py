@@ -115,4 +115,4 @@ class RunGuard(Callback):
             lines = "\n".join(f"  {job}: {message.splitlines()[0]}" for job, message in failed)
             report = sweep / "report.md"
             _fail(f"{len(failed)} cell(s) of the sweep failed (each has its error.json in its folder"
-                  + (f"; the grid report of the others: {report}" if report.is_file() else "") + f"):\n{lines}")
+                  + (f"; the grid report: {report}" if report.is_file() else "") + f"):\n{lines}")

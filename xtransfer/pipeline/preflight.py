@@ -19,7 +19,7 @@ from xtransfer.config.labels import intermediate_label
 from xtransfer.config.schema import CellSpec, TaskSpec, TrainPart
 from xtransfer.data.sources import local_files, missing_file, no_hub_repo_fix, split_source
 from xtransfer.errors import DataError
-from xtransfer.pipeline.chain import training_chain
+from xtransfer.pipeline.keys import training_chain   # not chain: the grid check must not import torch
 
 log = logging.getLogger(__name__)
 

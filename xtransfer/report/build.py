@@ -112,7 +112,8 @@ def build_report(collection: Collection, out_dir: Path, options: Options = Optio
         sections.append("\n".join(text))
 
     figures = {"heatmap": out_dir / "heatmap.png"}
-    report_plots.heatmap(delta_wides, figures["heatmap"], {m: u.significant(m) for m in models})
+    metrics = {r.target_label: r.results.get("main_metric", "") for r in collection.results}
+    report_plots.heatmap(delta_wides, figures["heatmap"], {m: u.significant(m) for m in models}, metrics)
     per_stage, per_cell, _ = cost.cost_tables(collection)
     tables = {"scores": scores, "deltas": deltas, "languages": languages,
               "best_per_target": pd.concat(bests) if bests else pd.DataFrame(),
@@ -120,7 +121,7 @@ def build_report(collection: Collection, out_dir: Path, options: Options = Optio
               "cost_stages": per_stage, "cost_cells": per_cell}
     if rt.spans_model_sizes(cells):
         figures["scaling"] = out_dir / "scaling.png"
-        tables["scaling"] = _scaling(cells, deltas, figures["scaling"], sections)
+        tables["scaling"] = _scaling(cells, deltas, figures["scaling"], sections, metrics)
     verdicts = []
     for path, claims in claim_files:
         found = report_claims.evaluate(claims, report_claims.Grid(scores, deltas, rt.parameters_per_model(cells), u),
@@ -129,7 +130,8 @@ def build_report(collection: Collection, out_dir: Path, options: Options = Optio
         sections.append(report_claims.markdown(path, claims, found))
     sections.append(cost.markdown(collection, md_table))
     sections.append(_problems_section(collection, cells, grid, u.notes))
-    markdown = "\n\n".join([_preamble(collection, cells), *sections]) + "\n"
+    shown = "\n\n".join(f"![{name}]({p.name})" for name, p in figures.items())   # relative: report.md renders as a page
+    markdown = "\n\n".join([_preamble(collection, cells), f"## Figures\n\n{shown}", *sections]) + "\n"
     trained = sum(not s.get("reused", True) for r in collection.results for s in r.results.get("stages", []))
     return Report(out_dir, markdown, "\n\n".join(score_tables), tables, figures, headlines,
                   len(collection.results), len(collection.problems), trained, verdicts)
@@ -200,13 +202,14 @@ def _language_sections(languages: pd.DataFrame, scores: pd.DataFrame, collection
     return text
 
 
-def _scaling(cells: pd.DataFrame, deltas: pd.DataFrame, path: Path, sections: list[str]) -> pd.DataFrame:
+def _scaling(cells: pd.DataFrame, deltas: pd.DataFrame, path: Path, sections: list[str],
+             metrics: dict[str, str]) -> pd.DataFrame:
     params = rt.parameters_per_model(cells)
     families = rt.families_per_model(cells)
     points = deltas[deltas.model.isin(params)].assign(num_parameters=lambda d: d.model.map(params),
                                                       family=lambda d: d.model.map(families))
     fits = rt.scaling_fits(deltas, params, families)
-    report_plots.scaling(points, fits, path)
+    report_plots.scaling(points, fits, path, metrics)
     unknown = sorted(set(cells.model) - set(params))
     rows = [(f, label) for f in sorted(set(fits.family)) for label in rt.row_order(fits[fits.family == f].label)]
     targets = sorted(set(fits.target))

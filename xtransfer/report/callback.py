@@ -1,6 +1,7 @@
 """Hydra callbacks: the grid report written into the sweep dir when a multirun ends."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -8,6 +9,8 @@ from typing import Any
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+from xtransfer.errors import Interrupted
 
 log = logging.getLogger("xtransfer")
 
@@ -23,17 +26,47 @@ class SweepSummary(Callback):
         self.failed = False
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if job_return.status == JobStatus.FAILED and isinstance(job_return._return_value, Interrupted):
+            stop_interrupted(config)
         self.failed = self.failed or job_return.status == JobStatus.FAILED
         if self.failed and str(config.hydra.mode).endswith("MULTIRUN"):  # a RunMode enum in real configs
             sweep = Path(config.hydra.sweep.dir)
             if any(sweep.glob("*/results.json")):   # else there is nothing to tabulate yet
-                write_sweep_report(config, quiet=True, uncertainty=_every_job_started(sweep))
+                last = _every_job_started(sweep)      # the last job: print the table, as a sweep's end does
+                write_sweep_report(config, quiet=not last, uncertainty=last)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if not any(Path(config.hydra.sweep.dir).glob("*/results.json")):
-            log.info("no cell of the sweep finished, so there is no grid report")
+        sweep = Path(config.hydra.sweep.dir)
+        if not any(sweep.glob("*/results.json")):
+            write_failure_report(sweep)
             return
         write_sweep_report(config, quiet=False)
+
+
+def write_failure_report(sweep: Path) -> None:
+    """No cell finished: report.md lists each failed cell's one-line reason (the sweep then exits 2)."""
+    from xtransfer.pipeline.guard import failed_cells
+    failed = failed_cells(sweep)
+    rows = "\n".join(f"| {job} | {message.splitlines()[0].replace('|', '/')} |" for job, message in failed)
+    text = ("# Grid report\n\nNo cell of the sweep finished, so there are no scores.\n\n"
+            + ("| cell | why it failed (its error.json has the whole message) |\n|---|---|\n" + rows if failed
+               else "No cell wrote an error.json: see each job's log in its folder.") + "\n")
+    try:
+        (sweep / "report.md").write_text(text)
+    except OSError as e:
+        log.error("could not write %s: %s", sweep / "report.md", e)
+        return
+    log.info("no cell of the sweep finished; report of the failures: %s", sweep / "report.md")
+
+
+def stop_interrupted(config: DictConfig) -> None:
+    """Ctrl-C in a cell (run.py hands back Interrupted): the report of the finished cells, what did not
+    finish, the command that resumes; then the sweep stops (exit 130), as an interrupted program does."""
+    from xtransfer.report.interrupted import summary
+    sweep = Path(config.hydra.sweep.dir)
+    written = any(sweep.glob("*/results.json")) and write_sweep_report(config, quiet=False, uncertainty=False)
+    log.error("%s", summary(sweep, bool(written)))
+    raise SystemExit(130)
 
 
 def _every_job_started(sweep: Path) -> bool:
@@ -45,25 +78,39 @@ def _every_job_started(sweep: Path) -> bool:
         return True
 
 
-def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True) -> None:
-    """Never raises: a report that fails must not fail the sweep or hide its results."""
+def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True) -> bool:
+    """Never raises (a report that fails must not fail the sweep or hide its results); True once written."""
     sweep = Path(config.hydra.sweep.dir)
     try:
+        from xtransfer.report import baseline
         from xtransfer.report.build import Options, write_report
-        report = write_report([sweep], sweep, Options(uncertainty=uncertainty,
-                                                      split=OmegaConf.select(config, "report.split", default="test")))
+        outputs_root = OmegaConf.select(config, "paths.outputs_root", default=None)
+        extra = baseline.borrowed(sweep, Path(outputs_root)) if outputs_root else []
+        report = write_report([sweep, *extra], sweep, Options(uncertainty=uncertainty,
+                                                              split=OmegaConf.select(config, "report.split", default="test")))
+        still = set(baseline.lacking(sweep)) - {baseline._key(json.loads((job / "results.json").read_text()))
+                                                 for job in extra}
     except Exception as e:
         log.error("grid report failed (%s: %s); results are in %s/*/results.json, retry with "
                   "`python -m xtransfer.report %s`", type(e).__name__, e, sweep, sweep)
-        return
+        return False
     if quiet:
         log.info("grid report updated: %s", sweep / "report.md")
-        return
+        return True
+    if extra:
+        log.info("`none` (zero-shot) results taken from earlier runs with the same settings: %s",
+                 ", ".join(str(job) for job in extra))
+    if still:
+        hint = baseline.add_baseline_hint(sweep, still)
+        log.info("%s", hint)
+        with open(sweep / "report.md", "a") as f:
+            f.write(f"\n## No baseline\n\n{hint.replace(':' + chr(10) + '  ', ':' + chr(10) + chr(10) + '    ')}\n")
     log.info("task scores (mean over languages of each target's main metric on its score split):\n%s\n"
              "%d cells, %d failed or missing, %d stages trained here; report: %s", report.score_tables,
              report.n_cells, report.n_problems, report.n_trained, sweep / "report.md")
-    if config.logger.kind == "wandb":
+    if config.logger.kind == "wandb" and OmegaConf.select(config, "report.wandb_run", default=False):
         _log_to_wandb(report, config, sweep)
+    return True
 
 
 def _log_to_wandb(report, config: DictConfig, sweep: Path) -> None:
