@@ -1,7 +1,6 @@
 """Hydra callbacks: the grid report written into the sweep dir when a multirun ends."""
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -88,8 +87,7 @@ def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True
         extra = baseline.borrowed(sweep, Path(outputs_root)) if outputs_root else []
         report = write_report([sweep, *extra], sweep, Options(uncertainty=uncertainty,
                                                               split=OmegaConf.select(config, "report.split", default="test")))
-        still = set(baseline.lacking(sweep)) - {baseline._key(json.loads((job / "results.json").read_text()))
-                                                 for job in extra}
+        still = baseline.still_lacking(sweep, extra)
     except Exception as e:
         log.error("grid report failed (%s: %s); results are in %s/*/results.json, retry with "
                   "`python -m xtransfer.report %s`", type(e).__name__, e, sweep, sweep)
@@ -101,10 +99,10 @@ def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True
         log.info("`none` (zero-shot) results taken from earlier runs with the same settings: %s",
                  ", ".join(str(job) for job in extra))
     if still:
-        hint = baseline.add_baseline_hint(sweep, still)
-        log.info("%s", hint)
+        what, command = baseline.add_baseline_hint(sweep, still)
+        log.info("%s:\n  %s", what, command)
         with open(sweep / "report.md", "a") as f:
-            f.write(f"\n## No baseline\n\n{hint.replace(':' + chr(10) + '  ', ':' + chr(10) + chr(10) + '    ')}\n")
+            f.write(f"\n## No baseline\n\n{what}:\n\n    {command}\n")
     log.info("task scores (mean over languages of each target's main metric on its score split):\n%s\n"
              "%d cells, %d failed or missing, %d stages trained here; report: %s", report.score_tables,
              report.n_cells, report.n_problems, report.n_trained, sweep / "report.md")
