@@ -190,3 +190,28 @@ def test_the_sweep_report_of_a_grid_without_none_says_how_to_add_the_baseline(tm
         f"## No baseline\n\nno `none` (zero-shot) result for m/xnli/seed 0, so the tables show absolute scores only; "
         f"add the baseline with the command below; then the report of this sweep run again (its stages are cached) "
         f"takes the gains from it:\n\n    {command}\n")
+
+
+def test_the_quiet_console_shows_marked_lines_sweep_messages_and_problems_only():
+    import logging
+    from xtransfer.pipeline.quiet import ConsoleFilter, ConsoleFormatter
+
+    def record(name: str, level: int, console: bool = False) -> logging.LogRecord:
+        r = logging.LogRecord(name, level, __file__, 1, "the message", None, None)
+        if console:
+            r.console = True
+        return r
+
+    quiet, verbose = ConsoleFilter(verbose=False), ConsoleFilter(verbose=True)
+    shown = [record("xtransfer.cache.stages", logging.INFO, console=True), record("xtransfer", logging.INFO),
+             record("hydra.core.utils", logging.INFO), record("xtransfer.engine.features", logging.WARNING),
+             record("py.warnings", logging.ERROR)]
+    hidden = [record("xtransfer.engine.features", logging.INFO), record("lightning.pytorch.utilities.rank_zero", 20),
+              record("py.warnings", logging.WARNING), record("transformers.modeling_utils", logging.WARNING)]
+    assert [quiet.filter(r) for r in shown] == [True] * 5 and [quiet.filter(r) for r in hidden] == [False] * 4
+    assert all(verbose.filter(r) for r in shown + hidden)
+    warning = record("xtransfer.engine.features", logging.WARNING)
+    text = ConsoleFormatter(verbose=False).format(warning)
+    assert text[0] == "[" and text[9:] == "] WARNING: the message" and len(text) == len("[12:34:56] WARNING: the message")
+    assert ConsoleFormatter(verbose=False).format(record("xtransfer", logging.INFO))[10:] == " the message"
+    assert ConsoleFormatter(verbose=True).format(warning).endswith("[xtransfer.engine.features][WARNING] - the message")
