@@ -61,7 +61,13 @@ def write_failure_report(sweep: Path) -> None:
 def stop_interrupted(config: DictConfig) -> None:
     """Ctrl-C in a cell (run.py hands back Interrupted): the report of the finished cells, what did not
     finish, the command that resumes; then the sweep stops (exit 130), as an interrupted program does."""
+    import signal
+
     from xtransfer.report.interrupted import summary
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not cut the report short
+    except ValueError:   # not the main thread
+        pass
     sweep = Path(config.hydra.sweep.dir)
     written = any(sweep.glob("*/results.json")) and write_sweep_report(config, quiet=False, uncertainty=False)
     log.error("%s", summary(sweep, bool(written)))
