@@ -70,7 +70,7 @@ def stop_interrupted(config: DictConfig) -> None:
         pass
     sweep = Path(config.hydra.sweep.dir)
     written = any(sweep.glob("*/results.json")) and write_sweep_report(config, quiet=False, uncertainty=False)
-    log.error("%s", summary(sweep, bool(written)))
+    log.warning("%s", summary(sweep, bool(written)))
     raise SystemExit(130)
 
 
