@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 
@@ -39,7 +40,12 @@ def test_multirun_grid_shares_intermediate_stages_and_reruns_train_nothing(tmp_p
     assert trained.count(("intermediate", "mnli")) == 1          # shared by both targets
     assert trained.count(("pretrained", "tiny")) == 1
     assert "task scores" in proc.stderr + proc.stdout              # the sweep summary
-    assert list((tmp_path / "wandb").glob("offline-run-*")), "one offline W&B run per job"
+    assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 4, "one offline W&B run per job, no report run"
+    for files in (tmp_path / "wandb").glob("offline-run-*/files"):   # readable before `wandb sync`
+        summary = json.loads((files / "xtransfer-summary.json").read_text())
+        assert isinstance(summary["score"], (int, float)) and [s["kind"] for s in summary["stages"]][-1] == "eval"
+        config = yaml.safe_load((files / "xtransfer-config.yaml").read_text())
+        assert config["cell"]["model"] == "tiny" and config["seed"] == 0 and config["verbose"] is False
 
     again = xtransfer(*grid, outputs=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]

@@ -118,9 +118,10 @@ def test_a_grid_without_none_borrows_the_same_settings_baseline_or_says_how_to_a
     _job(older, "2_tiny_mnli_xnli_s0", "mnli")
     assert set(baseline.lacking(sweep)) == {("tiny", "xnli", 0, "zero-shot"), ("tiny", "pawsx", 0, "zero-shot")}
     assert baseline.borrowed(sweep, outputs) == [same]
-    hint = baseline.add_baseline_hint(sweep, {("tiny", "pawsx", 0, "zero-shot")})
-    assert hint.startswith("no `none` (zero-shot) result for tiny/pawsx/seed 0, so the tables show absolute scores")
-    assert hint.endswith(":\n  python -m xtransfer.run -m intermediate=none target=pawsx experiment=demo")
+    assert baseline.still_lacking(sweep, [same]) == {("tiny", "pawsx", 0, "zero-shot")}
+    what, command = baseline.add_baseline_hint(sweep, {("tiny", "pawsx", 0, "zero-shot")})
+    assert what.startswith("no `none` (zero-shot) result for tiny/pawsx/seed 0, so the tables show absolute scores")
+    assert command == "python -m xtransfer.run -m intermediate=none target=pawsx experiment=demo"
 
 
 def test_a_sweep_where_every_cell_failed_still_writes_a_report_with_each_reason(tmp_path, caplog):
@@ -169,3 +170,48 @@ def test_heatmap_colours_have_one_scale_per_metric_and_report_md_shows_its_figur
     write_report([tmp_path], tmp_path, Options(uncertainty=False))
     assert "\n## Figures\n\n![heatmap](heatmap.png)\n\n![scaling](scaling.png)\n" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "heatmap.png").read_bytes()[:4] == (tmp_path / "scaling.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_sweep_report_of_a_grid_without_none_says_how_to_add_the_baseline(tmp_path, caplog):
+    from omegaconf import OmegaConf
+    from tests.test_report import write_cell
+    from xtransfer.report.callback import write_sweep_report
+    sweep = tmp_path / "outputs" / "multiruns" / "2026-12-02" / "10-00-00"
+    write_cell(sweep / "0_m_mnli_xnli_s0", "mnli", "xnli", 0, 61.0)
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"task": ["intermediate=mnli"]}}}))
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}, "paths": {"outputs_root": str(tmp_path / "outputs")},
+                               "logger": {"kind": "none"}, "report": {"split": "test"}})
+    with caplog.at_level("INFO"):
+        assert write_sweep_report(config, quiet=False, uncertainty=False) is True
+    command = "python -m xtransfer.run -m intermediate=none target=xnli"
+    assert f"this sweep run again (its stages are cached) takes the gains from it:\n  {command}\n" in caplog.text
+    assert "| mnli | 61.00 | 61.00 |" in caplog.text
+    assert (sweep / "report.md").read_text().endswith(
+        f"## No baseline\n\nno `none` (zero-shot) result for m/xnli/seed 0, so the tables show absolute scores only; "
+        f"add the baseline with the command below; then the report of this sweep run again (its stages are cached) "
+        f"takes the gains from it:\n\n    {command}\n")
+
+
+def test_the_quiet_console_shows_marked_lines_sweep_messages_and_problems_only():
+    import logging
+    from xtransfer.pipeline.quiet import ConsoleFilter, ConsoleFormatter
+
+    def record(name: str, level: int, console: bool = False) -> logging.LogRecord:
+        r = logging.LogRecord(name, level, __file__, 1, "the message", None, None)
+        if console:
+            r.console = True
+        return r
+
+    quiet, verbose = ConsoleFilter(verbose=False), ConsoleFilter(verbose=True)
+    shown = [record("xtransfer.cache.stages", logging.INFO, console=True), record("xtransfer", logging.INFO),
+             record("hydra.core.utils", logging.INFO), record("xtransfer.engine.features", logging.WARNING),
+             record("py.warnings", logging.ERROR)]
+    hidden = [record("xtransfer.engine.features", logging.INFO), record("lightning.pytorch.utilities.rank_zero", 20),
+              record("py.warnings", logging.WARNING), record("transformers.modeling_utils", logging.WARNING)]
+    assert [quiet.filter(r) for r in shown] == [True] * 5 and [quiet.filter(r) for r in hidden] == [False] * 4
+    assert all(verbose.filter(r) for r in shown + hidden)
+    warning = record("xtransfer.engine.features", logging.WARNING)
+    text = ConsoleFormatter(verbose=False).format(warning)
+    assert text[0] == "[" and text[9:] == "] WARNING: the message" and len(text) == len("[12:34:56] WARNING: the message")
+    assert ConsoleFormatter(verbose=False).format(record("xtransfer", logging.INFO))[10:] == " the message"
+    assert ConsoleFormatter(verbose=True).format(warning).endswith("[xtransfer.engine.features][WARNING] - the message")

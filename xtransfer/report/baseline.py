@@ -60,8 +60,14 @@ def borrowed(sweep: Path, outputs_root: Path) -> list[Path]:
     return list(found.values())
 
 
-def add_baseline_hint(sweep: Path, still_lacking: set[tuple]) -> str:
-    """How to run the missing `none` cells: the sweep's command with intermediate=none."""
+def still_lacking(sweep: Path, borrowed_jobs: list[Path]) -> set[tuple]:
+    """What the sweep lacks once the borrowed `none` jobs are counted."""
+    found = {_key(r) for job in borrowed_jobs for r, _ in _results(job, "results.json")}
+    return set(lacking(sweep)) - found
+
+
+def add_baseline_hint(sweep: Path, still_lacking: set[tuple]) -> tuple[str, str]:
+    """(what is missing, the command that adds it: the sweep's own with intermediate=none)."""
     targets = sorted({key[1] for key in still_lacking})
     try:
         task = [o for o in OmegaConf.load(sweep / "multirun.yaml").hydra.overrides.task
@@ -72,4 +78,4 @@ def add_baseline_hint(sweep: Path, still_lacking: set[tuple]) -> str:
                         *(shlex.quote(o) for o in task)])
     return (f"no `none` (zero-shot) result for {', '.join(f'{m}/{t}/seed {s}' for m, t, s, _ in sorted(still_lacking))}"
             f", so the tables show absolute scores only; add the baseline with the command below; then the report of "
-            f"this sweep run again (its stages are cached) takes the gains from it:\n  {command}")
+            f"this sweep run again (its stages are cached) takes the gains from it", command)

@@ -1,7 +1,6 @@
 """Hydra callbacks: the grid report written into the sweep dir when a multirun ends."""
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -62,10 +61,16 @@ def write_failure_report(sweep: Path) -> None:
 def stop_interrupted(config: DictConfig) -> None:
     """Ctrl-C in a cell (run.py hands back Interrupted): the report of the finished cells, what did not
     finish, the command that resumes; then the sweep stops (exit 130), as an interrupted program does."""
+    import signal
+
     from xtransfer.report.interrupted import summary
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not cut the report short
+    except ValueError:   # not the main thread
+        pass
     sweep = Path(config.hydra.sweep.dir)
     written = any(sweep.glob("*/results.json")) and write_sweep_report(config, quiet=False, uncertainty=False)
-    log.error("%s", summary(sweep, bool(written)))
+    log.warning("%s", summary(sweep, bool(written)))
     raise SystemExit(130)
 
 
@@ -88,8 +93,7 @@ def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True
         extra = baseline.borrowed(sweep, Path(outputs_root)) if outputs_root else []
         report = write_report([sweep, *extra], sweep, Options(uncertainty=uncertainty,
                                                               split=OmegaConf.select(config, "report.split", default="test")))
-        still = set(baseline.lacking(sweep)) - {baseline._key(json.loads((job / "results.json").read_text()))
-                                                 for job in extra}
+        still = baseline.still_lacking(sweep, extra)
     except Exception as e:
         log.error("grid report failed (%s: %s); results are in %s/*/results.json, retry with "
                   "`python -m xtransfer.report %s`", type(e).__name__, e, sweep, sweep)
@@ -101,10 +105,10 @@ def write_sweep_report(config: DictConfig, quiet: bool, uncertainty: bool = True
         log.info("`none` (zero-shot) results taken from earlier runs with the same settings: %s",
                  ", ".join(str(job) for job in extra))
     if still:
-        hint = baseline.add_baseline_hint(sweep, still)
-        log.info("%s", hint)
+        what, command = baseline.add_baseline_hint(sweep, still)
+        log.info("%s:\n  %s", what, command)
         with open(sweep / "report.md", "a") as f:
-            f.write(f"\n## No baseline\n\n{hint.replace(':' + chr(10) + '  ', ':' + chr(10) + chr(10) + '    ')}\n")
+            f.write(f"\n## No baseline\n\n{what}:\n\n    {command}\n")
     log.info("task scores (mean over languages of each target's main metric on its score split):\n%s\n"
              "%d cells, %d failed or missing, %d stages trained here; report: %s", report.score_tables,
              report.n_cells, report.n_problems, report.n_trained, sweep / "report.md")
