@@ -104,3 +104,20 @@ def test_data_without_the_family_columns_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == (f"error: --data {path}: no column(s) ['label'] for the mnli workload (classification features); "
                    "it has ['input_ids', 'length']")
+
+
+def test_bench_trains_a_decoder_with_lora_on_both_sides(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    main(["--model", "tiny_decoder", "--lora", "--steps", "2", "--warmup", "1", "--batch-size", "8", "--examples",
+          "64", "--skip-cache", "--skip-eval", "--device", "cpu", "--json", str(out)])
+    assert ", LoRA" in capsys.readouterr().out
+    results = json.loads(out.read_text())
+    for side in ("xtransfer", "transformers.Trainer"):
+        assert (results["train"][side]["steps"], results["train"][side]["examples"]) == (2, 16)
+    # tiny_decoder's 2 layers of 128 wide (grouped KV 64 wide, feed-forward 256), 3 classes, r = 8 adapters on
+    # q/k/v/o/gate/up/down: 2 x (2048 + 1536 + 1536 + 2048 + 3 x 3072) = 32768 adapter parameters
+    from xtransfer.bench.models import model_config, our_model
+
+    backbone = our_model("tiny_decoder", model_config("tiny_decoder"), lora=True)
+    assert sum(p.numel() for p in backbone.parameters() if p.requires_grad) == 32768
+    assert backbone.kind == "decoder" and backbone.pooling == "last"

@@ -235,3 +235,17 @@ def test_retrieval_drops_the_layers_above_the_pooled_state_of_every_family(tiny_
         cut = encoder(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"], output_hidden_states=True)
     assert len(full.hidden_states) == 3 and len(cut.hidden_states) == (3 if model == "tiny_decoder" else 2)
     assert torch.allclose(cut.hidden_states[1], full.hidden_states[1], atol=1e-6)
+
+
+def test_a_gated_hub_model_says_how_to_give_the_token(monkeypatch):
+    import transformers
+
+    from xtransfer.errors import XTransferError
+
+    def refuse(*args, **kwargs):
+        raise OSError("You are trying to access a gated repo. 401 Client Error")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", refuse)
+    with pytest.raises(XTransferError) as e:
+        load_encoder("meta-llama/Llama-3.1-8B")
+    assert "export HF_TOKEN=<a read token>" in str(e.value) and "meta-llama/Llama-3.1-8B" in str(e.value)

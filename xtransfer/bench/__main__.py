@@ -56,7 +56,7 @@ def table(setup: Setup, results: dict[str, Any], peak_name: str) -> str:
         f"workload {setup.workload.name}, {results['examples']} examples, batches of {budget} (HF: "
         f"{setup.batch_size}), {setup.steps} timed steps after {setup.warmup} (best of {results['setup']['repeats']}), "
         f"precision {resolve(setup)}, "
-        f"attention {setup.attn}{', compiled' if setup.compile else ''}",
+        f"attention {setup.attn}{', compiled' if setup.compile else ''}{', LoRA' if setup.lora else ''}",
         f"device {results['device']}; MFU peak: {peak_name}",
         "",
         f"{'training':<22}{'examples/s':>12}{'real tok/s':>12}{'padding':>9}{'epoch pad':>10}{'peak MiB':>10}"
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     peak, peak_name = device_peak(device, args.peak_tflops)
     workload = WORKLOADS[args.workload]
     setup = Setup(args.model, workload, args.batch_size, args.max_tokens, args.steps, args.warmup, args.lr,
-                  args.precision, device, args.num_workers, args.attn, args.compile, peak)
+                  args.precision, device, args.num_workers, args.attn, args.compile, peak, args.lora)
     # HF groups lengths in pools of min(rows // (4 x batch), 50) batches: 200 batches' rows make both pool 50.
     n = args.examples or max(setup.total, 200) * args.batch_size
     vocab = SHAPES[args.model]["vocab_size"]
@@ -163,6 +163,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="attention implementation, both sides (flash_attention_2: CUDA and the flash-attn package; "
                    "it drops padding inside attention)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model, both sides")
+    p.add_argument("--lora", action="store_true", help="LoRA adapters (peft, conf/model/<model>.yaml's lora: "
+                   "block) on both sides; the base is frozen (MFU still counts 6·N·T of all its parameters)")
     p.add_argument("--peak-tflops", type=float, help="the device's peak for MFU (default: the built-in table)")
     p.add_argument("--eval-batch-size", type=int, default=128)
     p.add_argument("--skip-eval", action="store_true")

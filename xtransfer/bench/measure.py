@@ -21,7 +21,8 @@ def pad_fraction(lengths: list[int], batches: list[list[int]]) -> float:
 
 
 def non_embedding_params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for n, p in model.named_parameters() if "embeddings." not in n)
+    # XLM-R's embeddings.*, a decoder's embed_tokens; LoRA's adapters count (frozen weights too: MFU's N)
+    return sum(p.numel() for n, p in model.named_parameters() if "embeddings." not in n and "embed_tokens" not in n)
 
 
 def train_flops(n_params: int, layers: int, hidden: int, real_tokens: float, sum_sq_lengths: float) -> float:

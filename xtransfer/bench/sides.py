@@ -9,7 +9,8 @@ import torch
 
 from xtransfer.bench.measure import (SideResult, StepClock, non_embedding_params, pad_fraction, peak_memory_mib,
                                      reset_memory, summarize)
-from xtransfer.bench.workloads import NLI_LABELS, PAD_ID, Workload, encoder_config, lengths_of
+from xtransfer.bench.models import hf_model, model_config, our_model
+from xtransfer.bench.workloads import PAD_ID, Workload, lengths_of
 from xtransfer.config.schema import OptimSpec, RuntimeSpec, spec_from_conf
 
 
@@ -28,6 +29,7 @@ class Setup:
     attn: str
     compile: bool
     peak: float | None
+    lora: bool = False   # --lora: both sides train LoRA adapters (conf/model/<model>.yaml) and the head
 
     @property
     def total(self) -> int:
@@ -41,7 +43,6 @@ class Setup:
 def run_xtransfer(setup: Setup, features) -> tuple[SideResult, Any]:
     """fit_stage's path: TransferModule + family + train_batches + make_trainer. Returns (result, module)."""
     import pytorch_lightning as pl
-    from transformers import XLMRobertaModel
 
     from xtransfer.engine.batching import loader, train_batches
     from xtransfer.engine.module import TransferModule
@@ -49,8 +50,8 @@ def run_xtransfer(setup: Setup, features) -> tuple[SideResult, Any]:
     from xtransfer.engine.train import make_trainer
 
     pl.seed_everything(0, verbose=False)
-    config = encoder_config(setup.model, setup.attn)
-    encoder = XLMRobertaModel(config, add_pooling_layer=False)
+    config = model_config(setup.model, setup.attn)
+    encoder = our_model(setup.model, config, setup.lora)
     task, family = setup.workload.task(), get_family(setup.workload.family)
     head = family.build_head(config.hidden_size, task)
     optim = spec_from_conf(OptimSpec, "optim/finetune.yaml", lr=setup.lr, batch_size=setup.batch_size,
@@ -108,16 +109,11 @@ def hf_dataset(features, family: str):
 
 def run_transformers(setup: Setup, features) -> SideResult:
     """transformers.Trainer with its best flags on the same model, data, batch size and schedule."""
-    from transformers import (DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments,
-                              XLMRobertaForQuestionAnswering, XLMRobertaForSequenceClassification)
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
     torch.manual_seed(0)
-    config = encoder_config(setup.model, setup.attn)
-    if setup.workload.family == "classification":
-        config.num_labels = len(NLI_LABELS)
-        model = XLMRobertaForSequenceClassification(config)
-    else:
-        model = XLMRobertaForQuestionAnswering(config)
+    config = model_config(setup.model, setup.attn)
+    model = hf_model(setup.model, config, setup.workload.family, setup.lora)
     n_params = non_embedding_params(model)
     clock = StepClock(setup.warmup, setup.total, setup.device)
 

@@ -1,4 +1,4 @@
-"""What the benchmark trains: XLM-R's shapes, MNLI-/SQuAD-like workloads and their featurized rows."""
+"""What the benchmark trains: XLM-R's and Qwen2.5's shapes, MNLI-/SQuAD-like workloads and their featurized rows."""
 from __future__ import annotations
 
 import math
@@ -18,6 +18,11 @@ SHAPES = {  # XLM-R's real sizes; tiny is the demo model's
                       vocab_size=250002),
     "xlmr_large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
                        vocab_size=250002),
+    # decoders (bench/models.py): the tiny one's and Qwen2.5-0.5B's published sizes
+    "tiny_decoder": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         intermediate_size=256, vocab_size=4000),
+    "qwen_0_5b": dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+                      intermediate_size=4864, vocab_size=151936),
 }
 
 

@@ -61,6 +61,8 @@ class Backbone(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs):
         if self.sep_id is not None:
             kwargs["token_type_ids"] = segment_ids(input_ids, attention_mask, self.sep_id)
+        if self.kind == "decoder":
+            kwargs.setdefault("use_cache", False)   # nothing is generated: no key/value cache to build
         return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
 
     def meta(self) -> dict[str, Any]:

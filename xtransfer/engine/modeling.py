@@ -113,8 +113,11 @@ def load_encoder(source: str, revision: str | None = None, model: ModelSpec | No
                 f"could not load the model directory '{source}': {type(e).__name__}: {e}\n  Its weights or "
                 "tokenizer files are damaged, truncated or unreadable: copy the model again (or save it with "
                 "transformers' save_pretrained), or point model.name_or_path at another copy.") from None
+        gated = any(w in str(e).lower() for w in ("gated", "401", "restricted"))
         raise XTransferError(
             f"could not load hub model '{source}'" + (f" @ {revision}" if revision else "") + f": {e}\n"
+            + ("  A gated model (Llama 3): accept its license on its hub page, then export HF_TOKEN=<a read token> "
+               "(or `hf auth login`).\n" if gated else "") +
             "  Offline? Download it where the hub is reachable (hf download "
             f"{source} --revision {revision}) into the HF cache, or set model.name_or_path=<local dir>.") from None
     if not tokenizer.is_fast:
