@@ -45,10 +45,11 @@ def test_help_lists_the_axes_with_every_choice_five_examples_and_where_results_g
             axes[key] += line.split()
         else:
             section = line.split(" (")[0].rstrip(":") if line and not line.startswith(" ") else section
-    for group in ("model", "intermediate", "target", "mlm", "experiment", "offline", "data", "logger"):
+    for group in ("model", "intermediate", "target", "mlm", "experiment", "benchmark", "offline", "data", "logger"):
         options = {p.stem for p in (REPO / "conf" / group).glob("*.yaml")}
         assert options <= set(axes[group]), (group, options - set(axes[group]))
-    assert set(axes) == {"model", "intermediate", "target", "seed", "mlm", "experiment", "offline", "data", "logger"}
+    assert set(axes) == {"model", "intermediate", "target", "seed", "mlm", "experiment", "benchmark", "offline", "data",
+                         "logger"}
     for internal in ("catalog", "optim", "task", "paths", "sampling", "plan", "claims"):
         assert f"{internal}:" not in proc.stdout and f"\n  {internal}=" not in proc.stdout
     examples = [line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("python -m xtransfer.run")]
