@@ -249,3 +249,17 @@ def test_a_gated_hub_model_says_how_to_give_the_token(monkeypatch):
     with pytest.raises(XTransferError) as e:
         load_encoder("meta-llama/Llama-3.1-8B")
     assert "export HF_TOKEN=<a read token>" in str(e.value) and "meta-llama/Llama-3.1-8B" in str(e.value)
+
+
+def test_trained_weights_load_in_fp32_and_a_frozen_lora_base_keeps_its_dtype(tmp_path):
+    """A bf16 checkpoint (as the decoders ship) trains fp32 weights under full fine-tuning: AdamW's updates
+    would round away in bf16. A LoRA base is frozen and stays bf16 (half the memory)."""
+    from transformers import Qwen2Config, Qwen2Model
+
+    from xtransfer.engine.backbone import load_base
+
+    config = Qwen2Config(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         num_key_value_heads=2, intermediate_size=32)
+    Qwen2Model(config).to(torch.bfloat16).save_pretrained(tmp_path)
+    assert {p.dtype for p in load_base(str(tmp_path), None, None).parameters()} == {torch.float32}
+    assert {p.dtype for p in load_base(str(tmp_path), None, None, frozen=True).parameters()} == {torch.bfloat16}

@@ -78,7 +78,7 @@ def load_composed(model_dir: Path, meta: dict[str, Any], attn_implementation: st
 
     root = store_root(model_dir)
     base = _resolved_ref(meta["base"], root)
-    model = load_base(base.get("dir") or base["hub"], base.get("revision"), attn_implementation)
+    model = load_base(base.get("dir") or base["hub"], base.get("revision"), attn_implementation, frozen=True)
     ensure_pad_token(model, tokenizer)   # the stage's tokenizer has the pad token the base lacked
     adapters = [Path(model_dir).resolve() if a == SELF else root / a for a in meta["adapters"]]
     for adapter in adapters:

@@ -74,12 +74,15 @@ def read_meta(model_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def load_base(source: str, revision: str | None, attn_implementation: str | None) -> nn.Module:
-    """transformers' base model (no task head, no pooler) of a hub id or a directory."""
+def load_base(source: str, revision: str | None, attn_implementation: str | None, frozen: bool = False) -> nn.Module:
+    """transformers' base model (no task head, no pooler) of a hub id or a directory. Weights that train
+    load in fp32 (the optimizer's updates would round away in bf16; trainer.precision casts the compute);
+    a frozen base (LoRA) keeps its checkpoint's dtype (bf16 for the decoders), half the memory."""
     from transformers import AutoConfig, AutoModel
 
     config = AutoConfig.from_pretrained(source, revision=revision)
     kwargs: dict[str, Any] = {"add_pooling_layer": False} if config.model_type in POOLER_TYPES else {}
+    kwargs["dtype"] = "auto" if frozen else torch.float32
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
     return AutoModel.from_pretrained(source, revision=revision, **kwargs)

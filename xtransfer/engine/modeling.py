@@ -104,7 +104,8 @@ def load_encoder(source: str, revision: str | None = None, model: ModelSpec | No
         if "adapters" in meta:
             base, origin = adapters.load_composed(Path(source), meta, settings.get("attn_implementation"), tokenizer)
         else:
-            base = load_base(source, revision, settings.get("attn_implementation"))
+            frozen = getattr(model, "peft", None) == "lora"   # LoRA: the base never trains
+            base = load_base(source, revision, settings.get("attn_implementation"), frozen=frozen)
             ref = {"dir": str(Path(source).resolve())} if Path(source).is_dir() else {"hub": source, "revision": revision}
             origin = {"base": ref, "adapters": []}
     except (OSError, ValueError, SafetensorError) as e:
