@@ -55,6 +55,7 @@ class MixtureLoader:
         self.loaders, self.weights, self.steps, self.seed = list(loaders), np.asarray(weights), steps, seed
         self.epoch = 0
         self._passes = [0] * len(self.loaders)  # how often each task's loader was restarted
+        self._resume: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return self.steps
@@ -71,9 +72,36 @@ class MixtureLoader:
         self._passes[i] += 1
         return iter(self.loaders[i])
 
+    def resume_at(self, epoch: int, done: int) -> None:
+        """Start the next pass at step `done` of `epoch`, as an uninterrupted run would be there."""
+        self._resume = (epoch + 1, 0) if done >= self.steps else (epoch, done)
+
+    def _replay(self, epoch: int, done: int) -> list[Iterator]:
+        """Set the state the draws of every earlier epoch and the first `done` steps of `epoch` left:
+        each task's restart count and, mid-pass, its loader skipping the batches already drawn."""
+        sizes = [len(loader) for loader in self.loaders]
+        self.epoch, self._passes = epoch, [0] * len(self.loaders)
+        for e in range(epoch + 1):
+            counts = np.bincount(self.draws(e)[: done if e == epoch else None], minlength=len(self.loaders))
+            for i, count in enumerate(counts.tolist()):
+                self._passes[i] += math.ceil(count / sizes[i]) if sizes[i] else 0
+        iterators: list[Iterator] = []
+        for i, count in enumerate(counts.tolist()):  # the current epoch's: resume each task inside its pass
+            if count == 0:
+                iterators.append(iter(()))
+                continue
+            self._passes[i] -= 1
+            sampler = getattr(self.loaders[i], "batch_sampler", None)
+            sampler.resume_at(self._passes[i], count - (math.ceil(count / sizes[i]) - 1) * sizes[i])
+            iterators.append(self._restart(i))
+        return iterators
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         iterators = [iter(()) for _ in self.loaders]  # each task's loader starts on its first draw
-        for i in self.draws(self.epoch):
+        resume, self._resume, skip = self._resume, None, 0
+        if resume is not None:
+            iterators, skip = self._replay(*resume), resume[1]
+        for i in self.draws(self.epoch)[skip:]:
             batch = next(iterators[i], None)
             if batch is None:
                 iterators[i] = self._restart(i)
