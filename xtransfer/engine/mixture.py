@@ -60,6 +60,15 @@ class MixtureLoader:
     def __len__(self) -> int:
         return self.steps
 
+    @property
+    def sampler(self) -> "MixtureLoader":
+        """Lightning calls `set_epoch` on a loader's `sampler` every epoch (it stops iterating after len()
+        steps, so the loader never sees its epoch end by itself)."""
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
     def draws(self, epoch: int) -> np.ndarray:
         """Which task each step of an epoch takes a batch from."""
         rng = np.random.default_rng([self.seed, epoch])
@@ -87,12 +96,12 @@ class MixtureLoader:
                 self._passes[i] += math.ceil(count / sizes[i]) if sizes[i] else 0
         iterators: list[Iterator] = []
         for i, count in enumerate(counts.tolist()):  # the current epoch's: resume each task inside its pass
-            if count == 0:
+            done_in_pass = count - (math.ceil(count / sizes[i]) - 1) * sizes[i] if count else 0
+            if done_in_pass in (0, sizes[i]):  # not started, or a pass just over: the next draw restarts it
                 iterators.append(iter(()))
                 continue
             self._passes[i] -= 1
-            sampler = getattr(self.loaders[i], "batch_sampler", None)
-            sampler.resume_at(self._passes[i], count - (math.ceil(count / sizes[i]) - 1) * sizes[i])
+            self.loaders[i].batch_sampler.resume_at(self._passes[i], done_in_pass)
             iterators.append(self._restart(i))
         return iterators
 
@@ -107,4 +116,4 @@ class MixtureLoader:
                 iterators[i] = self._restart(i)
                 batch = next(iterators[i])
             yield batch
-        self.epoch += 1
+        self.epoch += 1  # iterated to the end by hand; under Lightning, set_epoch says the epoch
