@@ -64,6 +64,12 @@ class Interrupts:
                 self.previous[signum] = signal.signal(signum, self._note)
         return self
 
+    def claim(self) -> None:
+        """Take the signals back from Lightning, which installs its own when training starts (its SIGTERM
+        handler would end the fit before our checkpoint; its teardown puts ours back)."""
+        for signum in self.previous:
+            signal.signal(signum, self._note)
+
     def __exit__(self, *exc) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
@@ -114,6 +120,9 @@ class StageCheckpoints(pl.Callback):
         state = torch.load(self.path, map_location="cpu", mmap=True, weights_only=False)["callbacks"][self.state_key]
         self.data.resume_position = tuple(state["position"])
         return str(self.path)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.interrupts.claim()
 
     # -- saving --------------------------------------------------------------------------
     def _due(self, trainer: pl.Trainer) -> bool:
