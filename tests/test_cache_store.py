@@ -17,7 +17,7 @@ import yaml
 
 from xtransfer.cache import hashing
 from xtransfer.cache.hashing import digest, file_digest
-from xtransfer.cache.locking import MARKER, build_once
+from xtransfer.cache.locking import MARKER, RESUME, build_once
 from xtransfer.cache.stages import Stage, StageStore, stage_key
 
 
@@ -67,13 +67,23 @@ def test_a_half_built_leftover_folder_is_rebuilt_not_reused(tmp_path):
     assert sorted(p.name for p in path.iterdir()) == [MARKER, "MANIFEST.json", "metrics.json", "stage.yaml", "weights.bin"]
 
 
-def test_a_leftover_temporary_folder_of_this_process_id_is_cleared(tmp_path):
+def test_leftover_scratch_of_dead_jobs_is_cleared_or_reused(tmp_path):
     path = tmp_path / "stage"
-    tmp = tmp_path / f"stage.tmp-{os.getpid()}"           # a crashed job whose pid we now have
-    tmp.mkdir()
-    (tmp / "junk").write_text("x")
-    assert build_once(path, lambda out: (out / "new").write_text("y")) is False
-    assert sorted(p.name for p in path.iterdir()) == [MARKER, "MANIFEST.json", "new"] and not tmp.exists()
+    old = [tmp_path / f"stage.tmp-{pid}" for pid in (os.getpid(), 999999)]  # older versions' per-pid scratch
+    scratch = tmp_path / "stage.partial"                                     # a killed job's: half output, a checkpoint
+    for folder in (*old, scratch / "model", scratch / RESUME):
+        folder.mkdir(parents=True)
+        (folder / "junk").write_text("x")
+    seen = []
+
+    def build(out: Path) -> None:
+        seen.extend(sorted(str(p.relative_to(out)) for p in out.rglob("*")))
+        (out / "new").write_text("y")
+
+    assert build_once(path, build) is False
+    assert seen == [RESUME, f"{RESUME}/junk"]   # the build sees only the checkpoint it may resume from
+    assert sorted(p.name for p in path.iterdir()) == [MARKER, "MANIFEST.json", "new"]   # published without it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stage", "stage.lock"]         # nothing else is left
     assert build_once(path, lambda out: pytest.fail("a complete folder is never rebuilt")) is True
 
 

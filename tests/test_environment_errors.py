@@ -35,7 +35,7 @@ def test_a_full_disk_during_a_build_is_one_message_and_keeps_finished_stages(tmp
         store.run("target", "xnli", {"k": 2}, full)
     path = store.path("target", "xnli", stage_key("target", {"k": 2}))
     assert str(error.value) == (
-        f"building {path} failed: No space left on device: {path.with_name(path.name + f'.tmp-{os.getpid()}')}"
+        f"building {path} failed: No space left on device: {path.with_name(path.name + '.partial')}"
         f"/model.safetensors.\n  The disk is full. Free space on it, or write elsewhere: paths.outputs_root=<folder> "
         f"moves everything, paths.cache_dir=<folder> only the stage cache. Finished stages and results are kept; "
         f"rerun to continue from where this stopped.")
@@ -49,7 +49,7 @@ def test_a_read_only_cache_at_publish_is_one_message(tmp_path, monkeypatch):
         raise OSError(errno.EROFS, "Read-only file system", str(src), None, str(dst))
 
     monkeypatch.setattr(locking.os, "rename", read_only)
-    with pytest.raises(EnvironmentProblem, match=r"Read-only file system: .*\.tmp-\d+ -> .*\.\n  That file system is "
+    with pytest.raises(EnvironmentProblem, match=r"Read-only file system: .*\.partial -> .*\.\n  That file system is "
                                                  r"read-only\. Mount it writable, or write elsewhere"):
         StageStore(tmp_path / "stages").run("target", "xnli", {"k": 1}, weights)
     assert not any(p for p in (tmp_path / "stages" / "target").iterdir() if not p.name.endswith(".lock"))

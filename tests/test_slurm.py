@@ -56,3 +56,43 @@ def test_slurm_grid_equals_the_local_grid_and_trains_mnli_once(tmp_path):
     mnli_builds = [s for r in slurm.values() for s in r["stages"] if s["kind"] == "intermediate" and not s["reused"]]
     assert len(mnli_builds) == 1   # two cells need it at once: one trains, the other reuses
     assert list((tmp_path / "slurm").glob("multiruns/*/*/.submitit/*")), "submitit wrote no job folders"
+
+
+@pytest.mark.slow
+def test_a_job_requeued_mid_stage_resumes_and_finishes_with_the_same_metrics(tmp_path):
+    """`scontrol requeue` kills the job mid-stage; SLURM runs it again (after its requeue delay, about two
+    minutes) and its stage resumes from its checkpoint (the scratch is keyed by the stage, not by the job)."""
+    import os
+    import time
+
+    reason = slurm_ready()
+    if reason:
+        pytest.skip(reason)
+    cell = ["experiment=demo", "logger=none", "intermediate=none", "target=xnli", "target.languages=[en,de]",
+            "target.optim.max_train_examples=3000", "target.optim.max_val_examples=100", "target.optim.epochs=6",
+            "trainer.enable_progress_bar=false"]  # 564 steps: more than the 30 s a requeued job may still run
+    local = subprocess.run([sys.executable, "-m", "xtransfer.run", *cell, f"paths.outputs_root={tmp_path / 'local'}",
+                            f"hydra.run.dir={tmp_path / 'local' / 'job'}"], cwd=REPO, capture_output=True, text=True,
+                           timeout=900)
+    assert local.returncode == 0, local.stderr[-3000:]
+    expected = json.loads((tmp_path / "local" / "job" / "results.json").read_text())
+
+    outputs = tmp_path / "slurm"
+    sweep = subprocess.Popen([sys.executable, "-m", "xtransfer.run", "-m", "hydra/launcher=slurm", *cell,
+                              "trainer.checkpoint_every_n_steps=5", f"paths.outputs_root={outputs}"], cwd=REPO,
+                             stdout=open(tmp_path / "sweep.log", "w"), stderr=subprocess.STDOUT,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.time() + 900
+    while not list(outputs.glob("cache/stages/target/*.partial/.resume/last.ckpt")):
+        assert sweep.poll() is None and time.time() < deadline, (tmp_path / "sweep.log").read_text()[-3000:]
+        time.sleep(0.05)
+    job = next(p.name for p in outputs.glob("multiruns/*/*/.submitit/*") if p.is_dir())  # the job's id
+    # SIGTERM: the stage checkpoints at its next step; SLURM would let it run 30 s more (KillWait), time enough to
+    # finish this small stage, so it is killed at once (as a node failure or the end of the grace time would)
+    subprocess.run(["scontrol", "requeue", job], check=True, timeout=30)
+    subprocess.run(["scancel", "--signal=KILL", "--full", job], check=True, timeout=30)
+    assert sweep.wait(timeout=1500) == 0, (tmp_path / "sweep.log").read_text()[-3000:]
+    results = json.loads(next(outputs.glob("multiruns/*/*/*/results.json")).read_text())
+    target = next(s for s in results["stages"] if s["kind"] == "target")
+    assert target["resumed_from_step"] and target["resumed_from_step"] >= 5
+    assert results["metrics"] == expected["metrics"]

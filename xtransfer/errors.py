@@ -49,7 +49,24 @@ def environment_error(e: OSError, doing: str) -> EnvironmentProblem | None:
                               f"kept; rerun to continue from where this stopped.")
 
 
-class Interrupted(Exception):
+class CtrlC(Exception):
     """Ctrl-C (SIGINT) stopped a cell of a sweep. Not a user error: the job returns it to Hydra, and the
     sweep's end-of-job hook (report/callback.py) writes the report of the finished cells, says how to
     resume, and stops the sweep (exit 130)."""
+
+
+class Interrupted(XTransferError):
+    """The job was told to stop (SIGTERM, SIGUSR1/2: a scheduler's time limit or preemption, `kill`):
+    a training stage checkpointed first (engine/resume.py), so running the cell again resumes it."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+
+
+def raise_interrupted(signum: int, frame=None) -> None:
+    """The process's handler outside a training stage (run.py installs it where the signal would kill
+    the job): stop with a message, so the job exits non-zero and writes error.json."""
+    import signal
+    raise Interrupted(f"stopped by {signal.Signals(signum).name} (the job was told to stop: a time limit, "
+                      f"preemption or kill). Finished stages are kept; run the same command again to go on", signum)

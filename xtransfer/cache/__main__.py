@@ -17,7 +17,7 @@ from typing import Iterator
 from xtransfer.cache.locking import MARKER, locked
 from xtransfer.cache.manifest import MANIFEST, move_aside, problem
 
-_ASIDE = (".damaged-", ".stale-", ".tmp-")
+_ASIDE = (".damaged-", ".stale-", ".tmp-", ".partial")
 
 
 def finished_dirs(root: Path) -> Iterator[Path]:

@@ -3,6 +3,7 @@ a manifest of the files checked on every reuse (cache/manifest.py)."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import shutil
@@ -17,6 +18,9 @@ from xtransfer.errors import XTransferError, environment_error
 log = logging.getLogger(__name__)
 
 MARKER = "COMPLETE"
+# A training stage's resume checkpoint inside its scratch dir (engine/resume.py): it outlives a build
+# that stops, so the next job that builds the stage goes on from it; everything else in the scratch is cleared.
+RESUME = ".resume"
 T = TypeVar("T")
 
 # cache.verify=true (pipeline/cell.py sets it for a run): check the contents of every reused dir, not
@@ -83,19 +87,41 @@ def build_once(path: Path, build: Callable[[Path], None], verify: bool | None = 
     return False
 
 
+def scratch_dir(path: Path) -> Path:
+    """Where `path` is built: named by the dir (a stage's key), not by the job, so the next job that
+    holds the lock finds what a stopped one left (its resume checkpoint) instead of piling up another."""
+    return path.with_name(f"{path.name}.partial")
+
+
+def _clear_scratch(path: Path, tmp: Path) -> None:
+    """Under the lock: all but a resume checkpoint goes, and the per-pid dirs of older versions
+    (`<name>.tmp-<pid>`: their jobs are gone, the lock is ours)."""
+    for old in path.parent.glob(f"{glob.escape(path.name)}.tmp-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    if not tmp.is_dir():
+        return
+    for child in tmp.iterdir():
+        if child.name != RESUME:
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    if not (tmp / RESUME).exists():
+        tmp.rmdir()
+
+
 def _build_and_publish(path: Path, build: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = scratch_dir(path)
+    _clear_scratch(path, tmp)
+    tmp.mkdir(parents=True, exist_ok=True)
     try:
         build(tmp)
+        shutil.rmtree(tmp / RESUME, ignore_errors=True)  # the stage is whole: its checkpoint is no longer needed
         write_manifest(tmp, skip=(MARKER,))
         (tmp / MARKER).write_text("ok\n")
         if path.exists():  # an incomplete leftover from a crash in an older version
             shutil.rmtree(path)
         os.rename(tmp, path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            _clear_scratch(path, tmp)  # a resume checkpoint stays for the next job
         raise
 
 

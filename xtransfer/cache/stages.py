@@ -35,8 +35,11 @@ class Stage:
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "key": self.key, "reused": self.reused,
-                "seconds": round(self.seconds, 2), "path": str(self.path)}
+        record = {"kind": self.kind, "name": self.name, "key": self.key, "reused": self.reused,
+                  "seconds": round(self.seconds, 2), "path": str(self.path)}
+        if "resumed_from_step" in self.metrics:  # a training stage: the step it resumed from, or None
+            record["resumed_from_step"] = self.metrics["resumed_from_step"]
+        return record
 
 
 class StageDamaged(XTransferError):

@@ -158,6 +158,7 @@ class RuntimeSpec:
     length_group_size: int = setting(ge=1)
     log_every_n_steps: int = setting(ge=1)
     enable_progress_bar: bool
+    checkpoint_every_n_steps: int | None = setting(ge=1)  # a training stage's resume checkpoint (engine/resume.py)
 
 
 @dataclass(frozen=True)

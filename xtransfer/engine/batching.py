@@ -12,6 +12,7 @@ import math
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+import torch
 from torch.utils.data import DataLoader, Sampler
 
 from xtransfer.tasks import Family
@@ -23,7 +24,30 @@ def as_array(lengths: Sequence[int]) -> np.ndarray:
     return np.asarray(lengths[:])
 
 
-class LengthGroupedBatches(Sampler[list[int]]):
+class Resumable:
+    """A batch sampler that can start mid-epoch: resume_at(epoch, done) makes the next pass over
+    `epoch` skip its first `done` batches (a stage resumed from a checkpoint draws exactly the
+    batches the interrupted run had not yet drawn); len() stays the epoch's full length."""
+    _resume: tuple[int, int] | None = None
+
+    @property
+    def sampler(self) -> "Resumable":
+        """Lightning calls set_epoch on a loader's `sampler` and `batch_sampler.sampler`, never on the batch
+        sampler itself: without this every epoch would draw the first epoch's batches again."""
+        return self
+
+    def resume_at(self, epoch: int, done: int) -> None:
+        if done >= len(self):  # that epoch was over: the next starts afresh
+            epoch, done = epoch + 1, 0
+        self.set_epoch(epoch)
+        self._resume = (epoch, done)
+
+    def _skip(self) -> int:
+        resume, self._resume = self._resume, None
+        return resume[1] if resume is not None and resume[0] == self.epoch else 0
+
+
+class LengthGroupedBatches(Resumable, Sampler[list[int]]):
     def __init__(self, lengths: Sequence[int], batch_size: int, group_size: int = 50, seed: int = 0,
                  rank: int = 0, world_size: int = 1):
         self.lengths = as_array(lengths)
@@ -31,7 +55,7 @@ class LengthGroupedBatches(Sampler[list[int]]):
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:  # Lightning calls this every epoch
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls this every epoch (through .sampler)
         self.epoch = epoch
 
     def __len__(self) -> int:
@@ -48,10 +72,10 @@ class LengthGroupedBatches(Sampler[list[int]]):
             batches += [chunk[i:i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
         rng.shuffle(batches)
         # Each rank takes every world_size-th batch; equal counts keep DDP ranks in step.
-        yield from batches[self.rank::self.world_size][: len(self)]
+        yield from batches[self.rank::self.world_size][self._skip(): len(self)]
 
 
-class TokenBudgetBatches(Sampler[list[int]]):
+class TokenBudgetBatches(Resumable, Sampler[list[int]]):
     """Length-grouped batches of at most `max_tokens` padded tokens (batch size x its longest row).
 
     Like LengthGroupedBatches: a permutation per (seed, epoch), pools of `pool_size` rows
@@ -102,7 +126,7 @@ class TokenBudgetBatches(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         # Equal counts per rank keep DDP ranks in step (the last world_size - 1 batches at most are dropped).
-        yield from self._batches()[self.rank::self.world_size][: len(self)]
+        yield from self._batches()[self.rank::self.world_size][self._skip(): len(self)]
 
 
 def train_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None, group_size: int,
@@ -159,5 +183,8 @@ def make_collate(family: Family, pad_id: int, task_name: str) -> Callable[[list[
 
 def loader(features, batch_sampler, family: Family, pad_id: int, task_name: str, num_workers: int = 0,
            pin_memory: bool = False) -> DataLoader:
+    # Its own generator: starting an iterator then draws nothing from the global RNG, so dropout's stream
+    # does not depend on when iterators start (a resumed stage starts one where an uninterrupted one did not).
     return DataLoader(Rows(features), batch_sampler=batch_sampler, collate_fn=make_collate(family, pad_id, task_name),
-                      num_workers=num_workers, pin_memory=pin_memory, persistent_workers=num_workers > 0)
+                      num_workers=num_workers, pin_memory=pin_memory, persistent_workers=num_workers > 0,
+                      generator=torch.Generator().manual_seed(0))

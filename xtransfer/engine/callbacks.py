@@ -39,6 +39,16 @@ class KeepBest(pl.Callback):
                 and trainer.state.fn == TrainerFn.FITTING:
             self.stopped_early = trainer.should_stop = True
 
+    # In the stage's resume checkpoint (engine/resume.py): a resumed stage selects as an uninterrupted one.
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_step": self.best_step, "best_state": self.best_state,
+                "history": list(self.history), "since_best": self.since_best, "stopped_early": self.stopped_early}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_step, self.best_state = state["best"], state["best_step"], state["best_state"]
+        self.history = [tuple(h) for h in state["history"]]
+        self.since_best, self.stopped_early = state["since_best"], state["stopped_early"]
+
     def restore_best(self, pl_module) -> None:
         if self.restore and self.best_state is not None:
             pl_module.load_state_dict(self.best_state)

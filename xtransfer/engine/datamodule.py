@@ -30,6 +30,7 @@ class StageData(pl.LightningDataModule):
         self.sampling, self.seed, self.cache_dir, self.pin_memory = sampling, seed, cache_dir, pin_memory
         self.train_sets: list[datasets.Dataset] = []
         self.val_sets: list[datasets.Dataset] = []
+        self.resume_position: tuple[int, int] | None = None  # (epoch, batches done) of a resumed stage
 
     def setup(self, stage: str | None = None) -> None:
         """Load (or tokenize into the cache) every part's features; once, however often Lightning calls it."""
@@ -70,12 +71,17 @@ class StageData(pl.LightningDataModule):
                                                            self.runtime.length_group_size, self.seed, rank, world_size))
                    for part, train in zip(self.parts, self.train_sets)]
         if len(loaders) == 1:
-            return loaders[0]
-        weights = mixture_weights(self.train_sizes, self.sampling)
-        log.info("multi-task mixture (%s): %s", self.sampling.kind,
-                 ", ".join(f"{n} {w:.3f}" for n, w in zip(self.names, weights)))
-        steps = steps_per_epoch(self.train_sizes, [len(tl) for tl in loaders], self.sampling)
-        return MixtureLoader(loaders, weights, steps, self.seed)
+            train = loaders[0]
+            resumable = train.batch_sampler
+        else:
+            weights = mixture_weights(self.train_sizes, self.sampling)
+            log.info("multi-task mixture (%s): %s", self.sampling.kind,
+                     ", ".join(f"{n} {w:.3f}" for n, w in zip(self.names, weights)))
+            steps = steps_per_epoch(self.train_sizes, [len(tl) for tl in loaders], self.sampling)
+            train = resumable = MixtureLoader(loaders, weights, steps, self.seed)
+        if self.resume_position is not None:  # engine/resume.py: go on where the checkpoint was taken
+            resumable.resume_at(*self.resume_position)
+        return train
 
     def val_dataloader(self):
         loaders = [self._loader(part, val, SortedBatches(val["length"], self.runtime.eval_batch_size))

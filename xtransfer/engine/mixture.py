@@ -55,9 +55,19 @@ class MixtureLoader:
         self.loaders, self.weights, self.steps, self.seed = list(loaders), np.asarray(weights), steps, seed
         self.epoch = 0
         self._passes = [0] * len(self.loaders)  # how often each task's loader was restarted
+        self._resume: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return self.steps
+
+    @property
+    def sampler(self) -> "MixtureLoader":
+        """Lightning calls `set_epoch` on a loader's `sampler` every epoch (it stops iterating after len()
+        steps, so the loader never sees its epoch end by itself)."""
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def draws(self, epoch: int) -> np.ndarray:
         """Which task each step of an epoch takes a batch from."""
@@ -71,12 +81,39 @@ class MixtureLoader:
         self._passes[i] += 1
         return iter(self.loaders[i])
 
+    def resume_at(self, epoch: int, done: int) -> None:
+        """Start the next pass at step `done` of `epoch`, as an uninterrupted run would be there."""
+        self._resume = (epoch + 1, 0) if done >= self.steps else (epoch, done)
+
+    def _replay(self, epoch: int, done: int) -> list[Iterator]:
+        """Set the state the draws of every earlier epoch and the first `done` steps of `epoch` left:
+        each task's restart count and, mid-pass, its loader skipping the batches already drawn."""
+        sizes = [len(loader) for loader in self.loaders]
+        self.epoch, self._passes = epoch, [0] * len(self.loaders)
+        for e in range(epoch + 1):
+            counts = np.bincount(self.draws(e)[: done if e == epoch else None], minlength=len(self.loaders))
+            for i, count in enumerate(counts.tolist()):
+                self._passes[i] += math.ceil(count / sizes[i]) if sizes[i] else 0
+        iterators: list[Iterator] = []
+        for i, count in enumerate(counts.tolist()):  # the current epoch's: resume each task inside its pass
+            done_in_pass = count - (math.ceil(count / sizes[i]) - 1) * sizes[i] if count else 0
+            if done_in_pass in (0, sizes[i]):  # not started, or a pass just over: the next draw restarts it
+                iterators.append(iter(()))
+                continue
+            self._passes[i] -= 1
+            self.loaders[i].batch_sampler.resume_at(self._passes[i], done_in_pass)
+            iterators.append(self._restart(i))
+        return iterators
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         iterators = [iter(()) for _ in self.loaders]  # each task's loader starts on its first draw
-        for i in self.draws(self.epoch):
+        resume, self._resume, skip = self._resume, None, 0
+        if resume is not None:
+            iterators, skip = self._replay(*resume), resume[1]
+        for i in self.draws(self.epoch)[skip:]:
             batch = next(iterators[i], None)
             if batch is None:
                 iterators[i] = self._restart(i)
                 batch = next(iterators[i])
             yield batch
-        self.epoch += 1
+        self.epoch += 1  # iterated to the end by hand; under Lightning, set_epoch says the epoch

@@ -42,6 +42,13 @@ class TransferModule(pl.LightningModule):
             self.epoch_losses.append(round(float(self._loss_sum) / self._loss_count, 5))
         self._loss_sum, self._loss_count = 0.0, 0
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:  # the epoch's running loss, for a resumed stage
+        checkpoint["xtransfer_losses"] = (list(self.epoch_losses), self._loss_sum, self._loss_count)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        losses, self._loss_sum, self._loss_count = checkpoint["xtransfer_losses"]
+        self.epoch_losses = list(losses)
+
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
         """(row, output) pairs on the CPU: evaluation batches are length-sorted, rows restore order."""
         outputs = self.families[batch["task"]].predict(self(batch), batch)

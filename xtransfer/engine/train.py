@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,13 +12,16 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import Logger
+from pytorch_lightning.plugins.environments import SLURMEnvironment
 
+from xtransfer.cache.locking import RESUME
 from xtransfer.config.schema import ModelSpec, OptimSpec, RuntimeSpec, SamplingSpec, TrainPart
 from xtransfer.engine.callbacks import KeepBest
 from xtransfer.engine.datamodule import StageData
 from xtransfer.engine.modeling import load_encoder, save_checkpoint
 from xtransfer.engine.module import TransferModule
 from xtransfer.engine.precision import resolve_precision
+from xtransfer.engine.resume import Interrupts, StageCheckpoints
 from xtransfer.tasks import get_family
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,9 @@ def make_trainer(runtime: RuntimeSpec, logger: Logger | None, root_dir: str, cal
     # Only on a terminal: in a log file or a SLURM job's output, a bar is noise.
     show_bar = runtime.enable_progress_bar and sys.stderr.isatty()
     bar = [TQDMProgressBar(refresh_rate=runtime.log_every_n_steps)] if show_bar else []
+    # One requeue mechanism on SLURM: submitit's (hydra.launcher.max_num_timeout); Lightning's own would
+    # requeue the job a second time on SIGUSR1.
+    kwargs.setdefault("plugins", [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None)
     return pl.Trainer(
         accelerator=runtime.accelerator, devices=runtime.devices, precision=resolve_precision(runtime),
         logger=logger if logger is not None else False, enable_checkpointing=False,
@@ -64,12 +69,15 @@ def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], opti
     module = TransferModule(encoder, heads, {p.task.name: p.task for p in parts}, optim,
                             val_features=data.val_features, log_prefix=log_prefix)
     keep_best = KeepBest(f"{log_prefix}/val/score", patience=optim.patience, restore=optim.select_best)
-    with tempfile.TemporaryDirectory(prefix="xtransfer-fit-") as scratch:
-        trainer = make_trainer(runtime, logger, scratch, max_epochs=optim.epochs, max_steps=optim.max_steps,
-                               gradient_clip_val=optim.max_grad_norm or None,
-                               accumulate_grad_batches=optim.grad_accum, callbacks=[keep_best],
+    # The scratch is the stage's own (named by its key): its checkpoint outlives this job (engine/resume.py).
+    with Interrupts() as interrupts:
+        checkpoints = StageCheckpoints(out_dir, runtime.checkpoint_every_n_steps, interrupts, data,
+                                       {"length_group_size": runtime.length_group_size, "devices": runtime.devices})
+        trainer = make_trainer(runtime, logger, str(out_dir / RESUME), max_epochs=optim.epochs,
+                               max_steps=optim.max_steps, gradient_clip_val=optim.max_grad_norm or None,
+                               accumulate_grad_batches=optim.grad_accum, callbacks=[keep_best, checkpoints],
                                **validation_schedule(optim))
-        fit_and_select(trainer, module, data, keep_best, optim)
+        fit_and_select(trainer, module, data, keep_best, optim, checkpoints)
     save_checkpoint(out_dir, module.encoder, tokenizer, dict(module.heads))
     last = keep_best.history[-1][1] if keep_best.history else None
     return {
@@ -78,7 +86,7 @@ def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], opti
         "epochs": trainer.current_epoch, "train_loss_per_epoch": module.epoch_losses,
         "val_score_best": keep_best.best, "val_score_last": last, "best_step": keep_best.best_step,
         "validations": [[step, round(score, 4)] for step, score in keep_best.history],
-        "stopped_early": keep_best.stopped_early,
+        "stopped_early": keep_best.stopped_early, "resumed_from_step": checkpoints.resumed_from,
     }
 
 
@@ -92,10 +100,15 @@ def validation_schedule(optim: OptimSpec) -> dict[str, Any]:
 
 
 def fit_and_select(trainer: pl.Trainer, module: pl.LightningModule, data: pl.LightningDataModule,
-                   keep_best: KeepBest, optim: OptimSpec) -> None:
-    """Train; with step-level validation, validate once more at the end unless the last step was just
-    validated (jiant's metarunner evaluates when training ends); then keep the best weights."""
-    trainer.fit(module, datamodule=data)
+                   keep_best: KeepBest, optim: OptimSpec, checkpoints: StageCheckpoints | None = None) -> None:
+    """Train (from the stage's checkpoint, if a stopped job left one); with step-level validation, validate
+    once more at the end unless the last step was just validated (jiant's metarunner evaluates when
+    training ends); then keep the best weights."""
+    # weights_only=False: the checkpoint is our own, written by this stage (it holds RNG states, not only tensors).
+    trainer.fit(module, datamodule=data, ckpt_path=checkpoints.resume_path() if checkpoints else None,
+                weights_only=False)
+    if checkpoints is not None:
+        checkpoints.settle(trainer)
     if optim.val_every_n_steps is not None and keep_best.last_step != trainer.global_step:
         trainer.validate(module, datamodule=data, verbose=False)
     keep_best.restore_best(module)

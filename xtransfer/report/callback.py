@@ -9,7 +9,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from xtransfer.errors import Interrupted
+from xtransfer.errors import CtrlC
 
 log = logging.getLogger("xtransfer")
 
@@ -25,7 +25,7 @@ class SweepSummary(Callback):
         self.failed = False
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        if job_return.status == JobStatus.FAILED and isinstance(job_return._return_value, Interrupted):
+        if job_return.status == JobStatus.FAILED and isinstance(job_return._return_value, CtrlC):
             stop_interrupted(config)
         self.failed = self.failed or job_return.status == JobStatus.FAILED
         if self.failed and str(config.hydra.mode).endswith("MULTIRUN"):  # a RunMode enum in real configs
@@ -59,7 +59,7 @@ def write_failure_report(sweep: Path) -> None:
 
 
 def stop_interrupted(config: DictConfig) -> None:
-    """Ctrl-C in a cell (run.py hands back Interrupted): the report of the finished cells, what did not
+    """Ctrl-C in a cell (run.py hands back CtrlC): the report of the finished cells, what did not
     finish, the command that resumes; then the sweep stops (exit 130), as an interrupted program does."""
     import signal
 
