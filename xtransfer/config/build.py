@@ -240,10 +240,6 @@ def build_cell(cfg: DictConfig) -> CellSpec:
     check_fields(CellSpec, {"seed": to_dict(cfg.seed)}, "")
     model = build_spec(ModelSpec, cfg.model, "model", tiny=lambda d: build_spec(TinySpec, d, "model.tiny"))
     runtime = build_spec(RuntimeSpec, cfg.trainer, "trainer")
-    if runtime.devices != 1:
-        raise ConfigError(f"trainer.devices={runtime.devices}: a cell trains on one device for now (multi-rank "
-                          f"cells are not built yet, and every rank would train on the same batches). Run cells "
-                          f"side by side instead, one per GPU, with a parallel Hydra launcher")
     if model.tiny is not None and model.tiny.hidden_size % model.tiny.num_attention_heads:
         raise ConfigError(f"model.tiny.hidden_size={model.tiny.hidden_size} must be a multiple of "
                           f"model.tiny.num_attention_heads={model.tiny.num_attention_heads}")

@@ -150,12 +150,15 @@ class StageCheckpoints(pl.Callback):
             self._save(trainer)
 
     def _save(self, trainer: pl.Trainer) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "settings.json").write_text(json.dumps(self.fingerprint))
+        # Every rank of a multi-rank cell calls save_checkpoint (it ends in a barrier); rank 0 alone writes.
+        if trainer.is_global_zero:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / "settings.json").write_text(json.dumps(self.fingerprint))
         tmp = self.path.with_name("last.ckpt.tmp")
         self._saved_step = trainer.global_step  # state_dict() records it
         trainer.save_checkpoint(tmp)
-        os.replace(tmp, self.path)  # a kill while saving leaves the previous checkpoint whole
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)  # a kill while saving leaves the previous checkpoint whole
         log.info("stage checkpoint at step %d: %s", trainer.global_step, self.path)
         if self.interrupts.pending is not None:
             self.interrupts.act(f"at step {trainer.global_step} of the stage built in {self.folder.parent} "
