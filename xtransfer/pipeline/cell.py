@@ -25,7 +25,7 @@ from xtransfer.engine.retrieval import threshold_provenance
 from xtransfer.engine import ranks
 from xtransfer.engine.train import Start
 from xtransfer.errors import environment_error
-from xtransfer.pipeline import preflight, ranked, tracking
+from xtransfer.pipeline import gpu_slots, preflight, ranked, tracking
 from xtransfer.pipeline.chain import (evaluation_stage, pretrained_start, retrieval_stage, train_stage,
                                       training_chain)
 from xtransfer.pipeline.demo_data import ensure_demo_data
@@ -37,7 +37,10 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig, cell: CellSpec | None = None) -> dict[str, Any]:
     """Entry point for Hydra and for tests: build the cell from the config (unless given) and run it, on
     one rank or on several (pipeline/ranked.py: srun's tasks, torchrun's, or trainer.devices=N)."""
-    return ranked.run_ranks(cell or build_cell(cfg), lambda c: _lead(cfg, c), follow)
+    cell = cell or build_cell(cfg)
+    if gpu_slots.uses_local_parallel():  # before anything initialises CUDA
+        gpu_slots.claim(cell.runtime.devices)
+    return ranked.run_ranks(cell, lambda c: _lead(cfg, c), follow)
 
 
 def follow(cell: CellSpec) -> dict[str, Any]:
