@@ -101,3 +101,48 @@ def test_a_cell_on_two_srun_tasks_under_slurm(tmp_path):
     run(tmp_path, "hydra/launcher=slurm", "hydra.launcher.tasks_per_node=2", "hydra.launcher.timeout_min=20",
         f"paths.outputs_root={tmp_path / 'out'}", record=record, multirun=True)
     check_one_cell_on_two_ranks(tmp_path / "out", record)
+
+
+def sweep_scores(outputs: Path) -> dict[str, dict]:
+    found = {}
+    for path in outputs.glob("multiruns/*/*/*/results.json"):
+        results = json.loads(path.read_text())
+        found[results["target"]] = results
+    return found
+
+
+@pytest.mark.slow
+def test_local_parallel_runs_a_sweep_side_by_side_with_the_sequential_scores(tmp_path):
+    grid = ["-m", *CELL[:4], "target=xnli,pawsx", "target.optim.max_train_examples=200",
+            "target.optim.max_val_examples=50", "target.optim.epochs=1", "target.languages=[en,de]"]
+    sequential, parallel = tmp_path / "sequential", tmp_path / "parallel"
+    for outputs, extra in ((sequential, []), (parallel, ["hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2"])):
+        env = {**os.environ, "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", "PYTHONPATH": str(REPO)}
+        done = subprocess.run([sys.executable, "-m", "xtransfer.run", *grid, *extra, f"paths.outputs_root={outputs}"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Joblib.Parallel(n_jobs=2" in done.stdout + done.stderr   # the last one: local_parallel
+    one, both = sweep_scores(sequential), sweep_scores(parallel)
+    assert sorted(both) == sorted(one) == ["pawsx", "xnli"]
+    for target, results in both.items():
+        assert results["metrics"] == one[target]["metrics"] and results["score"] == one[target]["score"], target
+
+
+def test_local_parallel_cells_claim_different_gpus(tmp_path, monkeypatch):
+    from xtransfer.errors import ConfigError
+    from xtransfer.pipeline import gpu_slots
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.setattr(gpu_slots, "_held", [])
+    assert gpu_slots.claim(1, tmp_path) == ["0"] and os.environ["CUDA_VISIBLE_DEVICES"] == "0"
+    assert gpu_slots.claim(1, tmp_path) == ["0"]          # a reused worker keeps its GPU
+    other = subprocess.run([sys.executable, "-c", "import os, sys; from pathlib import Path; from xtransfer.pipeline "
+                            "import gpu_slots; print(gpu_slots.claim(1, Path(sys.argv[1])), "
+                            "os.environ['CUDA_VISIBLE_DEVICES'])", str(tmp_path)],
+                           env={**os.environ, "CUDA_VISIBLE_DEVICES": "0,1", "PYTHONPATH": str(REPO)},
+                           capture_output=True, text=True, timeout=120)
+    assert other.stdout.split("\n")[-2] == "['1'] 1", other.stderr[-2000:]
+    monkeypatch.setattr(gpu_slots, "_held", [])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    with pytest.raises(ConfigError, match=r"^a cell needs 3 GPU\(s\) \(trainer.devices\) but this machine has 2$"):
+        gpu_slots.claim(3, tmp_path)
