@@ -49,7 +49,7 @@ class StageDamaged(XTransferError):
     def __init__(self, path: Path, damage: str):
         super().__init__(f"stage {path} is damaged ({damage}); it has been moved aside, and running the cell "
                          f"again rebuilds it")
-        self.path = path
+        self.path, self.damage = path, damage
 
 
 def stage_key(kind: str, payload: dict[str, Any]) -> str:

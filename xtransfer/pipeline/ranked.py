@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import torch
 
-from xtransfer.cache.stages import Stage, StageStore
+from xtransfer.cache.stages import Stage, StageDamaged, StageStore
 from xtransfer.config.schema import CellSpec
 from xtransfer.engine import ranks
 from xtransfer.errors import ConfigError, XTransferError
@@ -73,17 +73,23 @@ class RankedStageStore(StageStore):
             elif word == "stage":
                 self.seen[value.key] = value
                 return value
+            elif word == "damaged":
+                raise StageDamaged(Path(value[0]), value[1])
             else:
                 raise RankFailed(f"rank 0 failed: {value}")
 
 
 def tell_failure(error: BaseException) -> None:
-    """Rank 0's failure, to the ranks waiting for its word (once: then they are gone)."""
+    """Rank 0's failure, to the ranks waiting for its word (once). A damaged stage is retried by every
+    rank together (pipeline/cell.py runs the chain once more), so they hear which one it was."""
     if getattr(error, "told_ranks", False):
         return
     with contextlib.suppress(Exception):
         error.told_ranks = True
-        ranks.broadcast(("failed", f"{type(error).__name__}: {error}"))
+        if isinstance(error, StageDamaged):
+            ranks.broadcast(("damaged", (str(error.path), error.damage)))
+        else:
+            ranks.broadcast(("failed", f"{type(error).__name__}: {error}"))
 
 
 def leader_says(value: Any) -> Any:
