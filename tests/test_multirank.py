@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -146,3 +147,32 @@ def test_local_parallel_cells_claim_different_gpus(tmp_path, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     with pytest.raises(ConfigError, match=r"^a cell needs 3 GPU\(s\) \(trainer.devices\) but this machine has 2$"):
         gpu_slots.claim(3, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_two_rank_cell_stopped_by_sigterm_resumes_to_the_uninterrupted_metrics(tmp_path):
+    from tests.test_resume import finish, start, wait_for
+
+    outputs, two = tmp_path / "outputs", ("trainer.devices=2", "trainer.accelerator=cpu")
+    reference = finish(outputs, "whole", *two)
+    target = Path(next(s["path"] for s in reference["stages"] if s["kind"] == "target"))
+    metrics = json.loads((target / "metrics.json").read_text())
+    assert metrics["steps"] == 32 and metrics["resumed_from_step"] is None  # 2 epochs of 32 batches, 16 a rank
+    for stage in reference["stages"][1:]:  # train it again, the same key
+        subprocess.run(["rm", "-rf", stage["path"]], check=True)
+
+    scratch = target.with_name(target.name + ".partial")
+    stopped = start(outputs, "stopped", *two, "trainer.checkpoint_every_n_steps=5")
+    wait_for(stopped, (scratch / ".resume" / "last.ckpt").is_file, "checkpoint")
+    stopped.send_signal(signal.SIGTERM)  # rank 0 only: the other rank stops at the same step
+    assert stopped.wait(timeout=300) == 128 + signal.SIGTERM, (outputs.parent / "stopped.log").read_text()[-3000:]
+    error = json.loads((outputs / "stopped" / "error.json").read_text())
+    step = int(error["message"].split(" at step ")[1].split()[0])
+    assert error["error"] == "Interrupted" and step >= 5
+
+    resumed = finish(outputs, "stopped", *two)
+    assert [s["resumed_from_step"] for s in resumed["stages"] if s["kind"] == "target"] == [step]
+    assert resumed["metrics"] == reference["metrics"]
+    again = json.loads((target / "metrics.json").read_text())
+    assert again.pop("resumed_from_step") == step and metrics.pop("resumed_from_step") is None
+    assert again == metrics  # the same losses, validations and best step on 2 ranks, to the last digit

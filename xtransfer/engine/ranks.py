@@ -41,6 +41,7 @@ class World:
 
 
 _current: World | None = None
+_signals = None
 
 
 def current() -> World | None:
@@ -77,14 +78,22 @@ def join(world: World, on_gpu: bool) -> None:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if on_gpu else "gloo", init_method=f"tcp://{address}:{port}",
                                 rank=world.rank, world_size=world.size, timeout=WAIT)
+    global _signals
+    # Signals are shared on a group of their own (gloo, CPU): its calls cannot interleave with the order of
+    # Lightning's and DDP's collectives on the main group.
+    _signals = dist.new_group(backend="gloo", timeout=WAIT)
     _current = world
 
 
+def signals_group():
+    return _signals
+
+
 def leave() -> None:
-    global _current
+    global _current, _signals
     if dist.is_initialized():
         dist.destroy_process_group()
-    _current = None
+    _current = _signals = None
 
 
 def broadcast(message: Any = None) -> Any:
