@@ -26,7 +26,10 @@ _held: list[FileLock] = []  # this worker's GPUs: released when it exits
 def uses_local_parallel() -> bool:
     from hydra.core.hydra_config import HydraConfig
 
-    return HydraConfig.initialized() and "Joblib" in str(HydraConfig.get().launcher.get("_target_", ""))
+    if not HydraConfig.initialized():
+        return False
+    launcher = HydraConfig.get().get("launcher") or {}
+    return "Joblib" in str(launcher.get("_target_", ""))
 
 
 def claim(count: int, lock_dir: Path | None = None, poll_s: float = 5.0) -> list[str]:
