@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from xtransfer.engine.batching import LengthGroupedBatches, Rows, SortedBatches
 
@@ -34,6 +35,26 @@ def test_ranks_get_disjoint_equal_shares():
     shards = [list(LengthGroupedBatches(lens, 8, seed=0, rank=r, world_size=2)) for r in range(2)]
     assert len(shards[0]) == len(shards[1]) == 6
     assert not {i for b in shards[0] for i in b} & {i for b in shards[1] for i in b}
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 4])
+def test_ranks_split_one_epoch_of_the_one_rank_batches(world_size):
+    # 100 rows, batches of 8: 13 batches; each rank takes every world_size-th, as many as the fewest has.
+    lens = lengths(100)
+    whole = LengthGroupedBatches(lens, 8, seed=0)
+    whole.set_epoch(2)
+    shards = []
+    for r in range(world_size):
+        sampler = LengthGroupedBatches(lens, 8, seed=0, rank=r, world_size=world_size)
+        sampler.set_epoch(2)  # Lightning sets the same epoch on every rank
+        shards.append(list(sampler))
+    per_rank = 13 // world_size
+    assert [len(s) for s in shards] == [per_rank] * world_size
+    assert [b for s in zip(*shards) for b in s] == list(whole)[:per_rank * world_size]
+    drawn = [i for s in shards for b in s for i in b]
+    assert len(drawn) == len(set(drawn))                     # disjoint
+    dropped = {i for b in list(whole)[per_rank * world_size:] for i in b}
+    assert set(drawn) | dropped == set(range(100))           # and cover the data but the dropped batches
 
 
 def test_sorted_batches_are_longest_first():

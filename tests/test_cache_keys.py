@@ -105,7 +105,7 @@ def test_train_key_changes_with_seed_precision_and_upstream_only(cell):
 def test_train_key_ignores_how_and_where_the_job_runs(cell, tmp_path):
     base = train_key(cell)
     for f in dataclasses.fields(RuntimeSpec):
-        if f.name != "precision":
+        if f.name not in ("precision", "devices"):
             runtime = replace(cell.runtime, **{f.name: changed(getattr(cell.runtime, f.name))})
             assert train_key(replace(cell, runtime=runtime)) == base, f.name
     target = replace(cell.target, languages=["en", "de"], eval_splits=["test"])
@@ -113,6 +113,14 @@ def test_train_key_ignores_how_and_where_the_job_runs(cell, tmp_path):
                   replace(cell, tags=["x"]), replace(cell, demo_data_root=str(tmp_path)),
                   replace(cell, logger=replace(cell.logger, kind="csv")), replace(cell, target=target)):
         assert train_key(other) == base
+
+
+def test_train_key_names_the_ranks_of_a_multi_rank_stage(cell):
+    # N ranks draw disjoint batches: N times the batch, another stage; one rank keeps the old key.
+    base = train_key(cell)
+    two, four = (train_key(replace(cell, runtime=replace(cell.runtime, devices=n))) for n in (2, 4))
+    assert len({base, two, four}) == 3
+    assert train_key(replace(cell, runtime=replace(cell.runtime, devices=1))) == base
 
 
 def test_train_key_changes_with_every_described_field_of_the_task(cell):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, compose_cfg
 
 TINY_BUDGET = [
     "experiment=demo", "trainer.enable_progress_bar=false",
@@ -69,12 +69,33 @@ def test_unknown_option_exits_with_hydras_choices(tmp_path):
     assert proc.returncode != 0 and "xnli" in proc.stderr and "pawsx" in proc.stderr
 
 
-def test_a_multi_task_slurm_job_is_refused(tmp_path, monkeypatch):
-    from xtransfer.errors import ConfigError
-    from xtransfer.pipeline.cell import refuse_multi_rank
+def test_srun_tasks_are_the_ranks_of_one_cell(monkeypatch):
+    from xtransfer.engine.ranks import external_world
 
-    monkeypatch.setenv("SLURM_NTASKS", "2")
-    with pytest.raises(ConfigError, match=r"this job has 2 SLURM tasks .* use hydra.launcher.tasks_per_node=1"):
-        refuse_multi_rank()
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLURM_JOB_NAME", "cell")
     monkeypatch.setenv("SLURM_NTASKS", "1")
-    refuse_multi_rank()
+    assert external_world() is None
+    monkeypatch.setenv("SLURM_NTASKS", "2")
+    monkeypatch.setenv("SLURM_NTASKS_PER_NODE", "2")
+    monkeypatch.setenv("SLURM_PROCID", "1")
+    monkeypatch.setenv("SLURM_LOCALID", "1")
+    world = external_world()
+    assert (world.rank, world.size, world.local_rank, world.local_size, world.source, world.leader) == \
+        (1, 2, 1, 2, "slurm", False)
+
+
+def test_devices_that_disagree_with_the_jobs_ranks_are_refused(tmp_path, monkeypatch):
+    from xtransfer.config.build import build_cell
+    from xtransfer.errors import ConfigError
+    from xtransfer.pipeline.ranked import run_ranks
+
+    for name in ("SLURM_NTASKS", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    cell = build_cell(compose_cfg(["experiment=demo", "trainer.devices=3"], tmp_path))
+    with pytest.raises(ConfigError, match=r"^trainer.devices=3, but this job has 2 ranks \(env\): leave "
+                                          r"trainer.devices=1 \(the ranks decide\) or set it to 2$"):
+        run_ranks(cell, lead=None, follow=None)

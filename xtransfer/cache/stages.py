@@ -49,7 +49,7 @@ class StageDamaged(XTransferError):
     def __init__(self, path: Path, damage: str):
         super().__init__(f"stage {path} is damaged ({damage}); it has been moved aside, and running the cell "
                          f"again rebuilds it")
-        self.path = path
+        self.path, self.damage = path, damage
 
 
 def stage_key(kind: str, payload: dict[str, Any]) -> str:
@@ -86,8 +86,10 @@ class StageStore:
     def path(self, kind: str, name: str, key: str) -> Path:
         return self.root / kind / f"{name}-{key}"
 
-    def run(self, kind: str, name: str, payload: dict[str, Any], build: Callable[[Path], dict]) -> Stage:
+    def run(self, kind: str, name: str, payload: dict[str, Any], build: Callable[[Path], dict],
+            collective: bool = False) -> Stage:
         """Reuse the finished stage for this payload, or build(tmp_dir) -> metrics and publish it.
+        (collective: every rank of a multi-rank cell takes part in the build; pipeline/ranked.py.)
 
         A reused stage must be intact (its files as its manifest lists them) and built from the
         upstream stage as it is now: one built from an upstream that has been rebuilt since is

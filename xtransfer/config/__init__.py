@@ -5,6 +5,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from xtransfer.config.gpus import parallel_jobs
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = PROJECT_ROOT / "conf"
 
@@ -27,6 +29,7 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("xt.project_root"):
         OmegaConf.register_new_resolver("xt.project_root", lambda: str(PROJECT_ROOT))
         OmegaConf.register_new_resolver("xt.sweep_group", _sweep_group)
+        OmegaConf.register_new_resolver("xt.parallel_jobs", parallel_jobs)
 
 
 register_resolvers()

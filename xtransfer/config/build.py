@@ -249,10 +249,6 @@ def build_cell(cfg: DictConfig) -> CellSpec:
         raise ConfigError(f"model.peft=lora but model '{model.name}' has no model.lora block (rank, alpha, dropout, "
                           f"target_modules): add one to conf/model/{model.name}.yaml")
     runtime = build_spec(RuntimeSpec, cfg.trainer, "trainer")
-    if runtime.devices != 1:
-        raise ConfigError(f"trainer.devices={runtime.devices}: a cell trains on one device for now (multi-rank "
-                          f"cells are not built yet, and every rank would train on the same batches). Run cells "
-                          f"side by side instead, one per GPU, with a parallel Hydra launcher")
     if model.tiny is not None and model.tiny.hidden_size % model.tiny.num_attention_heads:
         raise ConfigError(f"model.tiny.hidden_size={model.tiny.hidden_size} must be a multiple of "
                           f"model.tiny.num_attention_heads={model.tiny.num_attention_heads}")

@@ -28,6 +28,7 @@ import torch
 from pytorch_lightning.trainer.states import TrainerFn
 
 from xtransfer.cache.locking import RESUME
+from xtransfer.engine import ranks
 from xtransfer.errors import Interrupted, raise_interrupted
 
 log = logging.getLogger(__name__)
@@ -125,9 +126,19 @@ class StageCheckpoints(pl.Callback):
         self.interrupts.claim()
 
     # -- saving --------------------------------------------------------------------------
+    def _share_signal(self, trainer: pl.Trainer) -> None:
+        """Ranks of a multi-rank cell see a signal at different steps (or, spawned, not at all): all stop at
+        the same step, or the checkpoint's barrier would meet another rank's gradient all-reduce."""
+        group = ranks.signals_group()
+        if trainer.world_size > 1 and group is not None:
+            flag = torch.tensor([self.interrupts.pending or 0])
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX, group=group)
+            self.interrupts.pending = int(flag.item()) or None
+
     def _due(self, trainer: pl.Trainer) -> bool:
         if trainer.global_step == self._saved_step:
             return False
+        self._share_signal(trainer)
         return self.interrupts.pending is not None or bool(self.every and trainer.global_step % self.every == 0)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -146,24 +157,34 @@ class StageCheckpoints(pl.Callback):
 
     def settle(self, trainer: pl.Trainer) -> None:
         """After fit: a signal that came during the last step is answered now."""
+        self._share_signal(trainer)
         if self.interrupts.pending is not None:
             self._save(trainer)
 
     def _save(self, trainer: pl.Trainer) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "settings.json").write_text(json.dumps(self.fingerprint))
+        # Every rank of a multi-rank cell calls save_checkpoint (it ends in a barrier); rank 0 alone writes.
+        if trainer.is_global_zero:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / "settings.json").write_text(json.dumps(self.fingerprint))
         tmp = self.path.with_name("last.ckpt.tmp")
         self._saved_step = trainer.global_step  # state_dict() records it
         trainer.save_checkpoint(tmp)
-        os.replace(tmp, self.path)  # a kill while saving leaves the previous checkpoint whole
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)  # a kill while saving leaves the previous checkpoint whole
         log.info("stage checkpoint at step %d: %s", trainer.global_step, self.path)
         if self.interrupts.pending is not None:
             self.interrupts.act(f"at step {trainer.global_step} of the stage built in {self.folder.parent} "
                                 f"(checkpoint saved)")
 
     def state_dict(self) -> dict[str, Any]:
-        return {"step": self._saved_step, "position": self._position,
-                "rng": rng_states()}
+        state = {"step": self._saved_step, "position": self._position, "rng": rng_states()}
+        group = ranks.signals_group()
+        if group is not None:
+            # Every rank dumps the checkpoint (rank 0 writes it): each rank's RNG goes in, for its dropout.
+            per_rank: list[Any] = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(per_rank, state["rng"], group=group)
+            state["rng_ranks"] = per_rank
+        return state
 
     # -- restoring -----------------------------------------------------------------------
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -174,5 +195,7 @@ class StageCheckpoints(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self._restore is not None:  # the RNG as it was at the checkpoint, for the first step after it
-            set_rng_states(self._restore["rng"])
+            per_rank = self._restore.get("rng_ranks")
+            set_rng_states(per_rank[trainer.global_rank] if per_rank and len(per_rank) == trainer.world_size
+                           else self._restore["rng"])
             self._restore = None

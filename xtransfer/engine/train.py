@@ -12,12 +12,14 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import Logger
-from pytorch_lightning.plugins.environments import SLURMEnvironment
+from pytorch_lightning.plugins.environments import LightningEnvironment, SLURMEnvironment
+from pytorch_lightning.strategies import DDPStrategy
 
 from xtransfer.cache.locking import RESUME
 from xtransfer.config.schema import ModelSpec, OptimSpec, RuntimeSpec, SamplingSpec, TrainPart
 from xtransfer.engine.callbacks import KeepBest
 from xtransfer.engine.datamodule import StageData
+from xtransfer.engine import ranks
 from xtransfer.engine.modeling import load_encoder, save_checkpoint
 from xtransfer.engine.module import TransferModule
 from xtransfer.engine.precision import resolve_precision
@@ -30,7 +32,9 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=".*custom batch sampler.*")
 
 
-def make_trainer(runtime: RuntimeSpec, logger: Logger | None, root_dir: str, callbacks=(), **kwargs) -> pl.Trainer:
+def make_trainer(runtime: RuntimeSpec, logger: Logger | None, root_dir: str, callbacks=(), world=None,
+                 multi_head: bool = False, **kwargs) -> pl.Trainer:
+    """A trainer on one device, or (world: the cell's ranks, engine/ranks.py) DDP over them."""
     # The progress bar reads the logged loss: refreshing it every step would sync the GPU every step.
     # Only on a terminal: in a log file or a SLURM job's output, a bar is noise.
     show_bar = runtime.enable_progress_bar and sys.stderr.isatty()
@@ -38,8 +42,18 @@ def make_trainer(runtime: RuntimeSpec, logger: Logger | None, root_dir: str, cal
     # One requeue mechanism on SLURM: submitit's (hydra.launcher.max_num_timeout); Lightning's own would
     # requeue the job a second time on SIGUSR1.
     kwargs.setdefault("plugins", [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None)
+    devices = 1
+    if world is not None:  # the ranks exist already: DDP joins their process group, launches nothing
+        devices = world.local_size
+        kwargs["plugins"] = [world.environment()]
+        # A multi-task step trains one head: the others have no gradient, which DDP must be told.
+        kwargs["strategy"] = DDPStrategy(find_unused_parameters=multi_head, process_group_backend=(
+            "nccl" if torch.cuda.is_available() and runtime.accelerator != "cpu" else "gloo"))
+        kwargs["num_nodes"] = world.size // world.local_size
+    elif ranks.current() is not None:  # rank 0 alone (evaluation): one device, not the ranks' environment
+        kwargs["plugins"] = [LightningEnvironment()]
     return pl.Trainer(
-        accelerator=runtime.accelerator, devices=runtime.devices, precision=resolve_precision(runtime),
+        accelerator=runtime.accelerator, devices=devices, precision=resolve_precision(runtime),
         logger=logger if logger is not None else False, enable_checkpointing=False,
         enable_progress_bar=show_bar, enable_model_summary=False,
         num_sanity_val_steps=0, use_distributed_sampler=False, log_every_n_steps=runtime.log_every_n_steps,
@@ -73,12 +87,14 @@ def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], opti
     with Interrupts() as interrupts:
         checkpoints = StageCheckpoints(out_dir, runtime.checkpoint_every_n_steps, interrupts, data,
                                        {"length_group_size": runtime.length_group_size, "devices": runtime.devices})
-        trainer = make_trainer(runtime, logger, str(out_dir / RESUME), max_epochs=optim.epochs,
+        trainer = make_trainer(runtime, logger, str(out_dir / RESUME), world=ranks.current(),
+                               multi_head=len(parts) > 1, max_epochs=optim.epochs,
                                max_steps=optim.max_steps, gradient_clip_val=optim.max_grad_norm or None,
                                accumulate_grad_batches=optim.grad_accum, callbacks=[keep_best, checkpoints],
                                **validation_schedule(optim))
         fit_and_select(trainer, module, data, keep_best, optim, checkpoints)
-    save_checkpoint(out_dir, module.encoder, tokenizer, dict(module.heads))
+    if trainer.is_global_zero:  # the other ranks of a multi-rank cell train with rank 0 but publish nothing
+        save_checkpoint(out_dir, module.encoder, tokenizer, dict(module.heads))
     last = keep_best.history[-1][1] if keep_best.history else None
     return {
         "tasks": data.names, "train_examples": dict(zip(data.names, data.train_sizes)),

@@ -17,33 +17,48 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from xtransfer.cache import locking
-from xtransfer.cache.stages import Stage, StageDamaged, StageStore
+from xtransfer.cache.stages import Stage, StageDamaged
 from xtransfer.config.build import build_cell
 from xtransfer.config.labels import cell_tags
 from xtransfer.config.schema import CellSpec
 from xtransfer.engine.retrieval import threshold_provenance
+from xtransfer.engine import ranks
 from xtransfer.engine.train import Start
-from xtransfer.errors import ConfigError, environment_error
-from xtransfer.pipeline import preflight, tracking
+from xtransfer.errors import environment_error
+from xtransfer.pipeline import gpu_slots, preflight, ranked, tracking
 from xtransfer.pipeline.chain import (evaluation_stage, pretrained_start, retrieval_stage, train_stage,
                                       training_chain)
 from xtransfer.pipeline.demo_data import ensure_demo_data
+from xtransfer.pipeline.ranked import RankedStageStore
 
 log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig, cell: CellSpec | None = None) -> dict[str, Any]:
-    """Entry point for Hydra and for tests: build the cell from the config (unless given) and run it."""
-    refuse_multi_rank()
+    """Entry point for Hydra and for tests: build the cell from the config (unless given) and run it, on
+    one rank or on several (pipeline/ranked.py: srun's tasks, torchrun's, or trainer.devices=N)."""
     cell = cell or build_cell(cfg)
+    if gpu_slots.uses_local_parallel():  # before anything initialises CUDA
+        gpu_slots.claim(cell.runtime.devices)
+    return ranked.run_ranks(cell, lambda c: _lead(cfg, c), follow)
+
+
+def follow(cell: CellSpec) -> dict[str, Any]:
+    """A rank other than 0: the cell as rank 0 checked it, its stages as rank 0 says, rank 0's results."""
+    cell = ranked.leader_says(None)
+    run_cell(cell)
+    return ranked.leader_says(None)
+
+
+def _lead(cfg: DictConfig, cell: CellSpec) -> dict[str, Any]:
     if cell.demo_data_root:
         ensure_demo_data(Path(cell.demo_data_root))
-    cell = preflight.checked(cell)   # every local file it needs, before anything trains
+    cell = ranked.leader_says(preflight.checked(cell))   # every local file it needs, before anything trains
     config = OmegaConf.to_container(cfg, resolve=True)
     tags = cell_tags(cell)
     logger = tracking.build_logger(cell, config, run_name="_".join(f"{v}" for v in tags.values()))
     try:
-        return run_cell(cell, logger)
+        return ranked.leader_says(run_cell(cell, logger))
     finally:
         tracking.finish(logger)
 
@@ -64,7 +79,7 @@ def run_cell(cell: CellSpec, logger=None) -> dict[str, Any]:
 def _run_chain(cell: CellSpec, logger) -> dict[str, Any]:
     if cell.demo_data_root:
         ensure_demo_data(Path(cell.demo_data_root))
-    store = StageStore(Path(cell.cache_dir) / "stages")
+    store = RankedStageStore(Path(cell.cache_dir) / "stages")
     stages: list[Stage] = []
 
     start, pretrained = pretrained_start(cell.model, store)
@@ -85,6 +100,8 @@ def _run_chain(cell: CellSpec, logger) -> dict[str, Any]:
         stages.append(target_stage)
         eval_stage = evaluation_stage(store, cell, target_stage)
     stages.append(eval_stage)
+    if ranks.current() is not None and not ranks.current().leader:
+        return {}  # rank 0 writes the results
 
     num_parameters = cell.model.num_parameters or (pretrained.metrics.get("num_parameters") if pretrained else None)
     results = write_results(cell, eval_stage, stages, num_parameters)
@@ -99,14 +116,6 @@ def _run_chain(cell: CellSpec, logger) -> dict[str, Any]:
              results["main_metric"], results["score_split"], len(target.languages), evaluated,
              Path(cell.output_dir) / "results.json", extra={"console": True})
     return results
-
-
-def refuse_multi_rank() -> None:
-    """A SLURM job of several tasks would run the cell once per task, all publishing the same stages."""
-    tasks = int(os.environ.get("SLURM_NTASKS", "1"))
-    if tasks > 1:
-        raise ConfigError(f"this job has {tasks} SLURM tasks (SLURM_NTASKS), but multi-rank cells are not built "
-                          f"yet: use hydra.launcher.tasks_per_node=1 (srun -n 1), one cell per job")
 
 
 def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_parameters: int | None) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def train_stage(store: StageStore, cell: CellSpec, kind: str, name: str, start: 
         return fit_stage(out, start=start, parts=parts, optim=optim, sampling=sampling, runtime=cell.runtime,
                          seed=cell.seed, cache_dir=cell.cache_dir, logger=logger, log_prefix=kind, model=cell.model)
 
-    return store.run(kind, name, payload, build)
+    return store.run(kind, name, payload, build, collective=True)
 
 
 def evaluation_stage(store: StageStore, cell: CellSpec, trained: Stage) -> Stage:

@@ -100,6 +100,8 @@ def train_payload(cell: CellSpec, upstream: str, parts: tuple[TrainPart, ...], o
         "seed": cell.seed,
         "precision": precision,
         **backbone_payload(cell.model),
+        # Ranks draw disjoint batches, so N ranks train with N times the batch: another stage (absent for 1).
+        **({"ranks": cell.runtime.devices} if cell.runtime.devices > 1 else {}),
     }
 
 
