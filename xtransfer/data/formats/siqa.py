@@ -3,11 +3,11 @@ answerA, answerB, answerC) and, beside them, `<split>-labels.lst`, the right ans
 (1, 2 or 3). XTREME-R trains XCOPA on it before COPA (google-research/xtreme scripts/train_xcopa.sh)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
 from xtransfer.data.formats.registry import Record, register_format
+from xtransfer.data.formats.tabular import json_object
 from xtransfer.data.formats.textio import open_text
 from xtransfer.errors import DataError
 
@@ -32,10 +32,4 @@ def read_socialiqa(path: Path) -> Iterator[Record]:
         raise DataError(f"{path}: {len(rows)} rows but {labels_path.name} has {len(labels)} labels; "
                         f"line i of one labels row i of the other")
     for (lineno, line), (_, label) in zip(rows, labels):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg}: column {e.colno})") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{path}:{lineno}: expected a JSON object, found {type(record).__name__}")
-        yield f"{path}:{lineno}", {**record, "label": label.strip()}
+        yield f"{path}:{lineno}", {**json_object(path, lineno, line), "label": label.strip()}

@@ -61,12 +61,16 @@ def read_jsonl(path: Path) -> Iterator[Record]:
     """One JSON object per line (ANLI, HellaSwag, CommonsenseQA, XCOPA)."""
     with open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg}: column {e.colno})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, found {type(record).__name__}")
-            yield f"{path}:{lineno}", record
+            if line.strip():
+                yield f"{path}:{lineno}", json_object(path, lineno, line)
+
+
+def json_object(path: Path, lineno: int, line: str) -> dict:
+    """One JSONL line as a dict, or one DataError naming the file and line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg}: column {e.colno})") from None
+    if not isinstance(record, dict):
+        raise DataError(f"{path}:{lineno}: expected a JSON object, found {type(record).__name__}")
+    return record
