@@ -11,14 +11,20 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 
+# A metric's colours saturate at its largest |gain|, but never below this many points: a metric scored by one
+# target alone would otherwise always paint its largest gain, however small, in full colour.
+SATURATION_FLOOR = 5.0
+
+
 def colour_scale(deltas: dict[str, pd.DataFrame], metrics: dict[str, str]) -> dict[str, float]:
-    """Per target: the largest |gain| among all targets of its metric, in every model (0 when none)."""
+    """Per target: the largest |gain| among all targets of its metric, in every model, at least
+    SATURATION_FLOOR points."""
     group = {t: metrics.get(t) or t for table in deltas.values() for t in table.columns}   # one scale per metric
     largest: dict[str, float] = {}
     for table in deltas.values():
         for target in table.columns:
             finite = [abs(v) for v in table[target].to_numpy(dtype=float) if not math.isnan(v)]
-            largest[group[target]] = max([largest.get(group[target], 0.0), *finite])
+            largest[group[target]] = max([largest.get(group[target], SATURATION_FLOOR), *finite])
     return {t: largest[g] for t, g in group.items()}
 
 
@@ -28,7 +34,8 @@ def heatmap(deltas: dict[str, pd.DataFrame], path: Path, significant: dict[str, 
     `none`), columns targets with their metric, numbers the gain in points.
 
     Targets score in different metrics (XNLI accuracy, XQuAD F1), so colours have one scale per metric:
-    a gain divided by the largest |gain| among the targets of its metric across the models, centred on 0. A gain that
+    a gain divided by the largest |gain| among the targets of its metric across the models (at least
+    SATURATION_FLOOR points), centred on 0. A gain that
     survives the paired test and Holm's correction (`significant`) is marked with * and a black frame."""
     metrics = metrics or {}
     scale = colour_scale(deltas, metrics)
@@ -65,7 +72,7 @@ def heatmap(deltas: dict[str, pd.DataFrame], path: Path, significant: dict[str, 
             ax.set_xlabel("target (main metric); * significant (paired test, Holm)")
     if image is not None:
         bar = fig.colorbar(image, ax=list(axes), shrink=0.8)
-        bar.set_label("gain / largest |gain| of its metric\n(one colour scale per metric;\nnumbers in points)")
+        bar.set_label("gain / largest |gain| of its metric\n(one colour scale per metric, at least\n5 points; numbers in points)")
     fig.savefig(path, dpi=120, bbox_inches="tight")
 
 
