@@ -78,8 +78,22 @@ def wait_until(found, what: str, seconds: float = 300) -> None:
         time.sleep(0.1)
 
 
+def step_stopped_at(log: str, how: str) -> int:
+    """The step of the checkpoint the stopped run took on the signal."""
+    lines = log.splitlines()
+    if how == "requeue":  # SLURM requeued the job and sent SIGTERM: the stage stopped (engine/resume.py)
+        (line,) = [line for line in lines if "stopped by SIGTERM from SLURM" in line]
+        return int(line.split(" at step ")[1].split()[0])
+    # USR2 (at a time limit): the stage checkpointed, then submitit's handler requeued the job
+    handed = next(i for i, line in enumerate(lines) if "Caught signal SIGUSR2" in line)
+    assert any("Requeued job" in line for line in lines[handed:]), "submitit did not requeue the job"
+    saved = [line for line in lines[:handed] if "stage checkpoint at step" in line]
+    return int(saved[-1].split(" at step ")[1].split(":")[0])
+
+
 @pytest.mark.slow
-def test_a_job_requeued_mid_stage_resumes_to_the_metrics_of_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("how", ["requeue", "usr2"])  # preemption (scontrol requeue); time limit (USR2 first)
+def test_a_job_requeued_mid_stage_resumes_to_the_metrics_of_an_uninterrupted_run(tmp_path, how):
     reason = slurm_ready()
     if reason:
         pytest.skip(reason)
@@ -97,7 +111,8 @@ def test_a_job_requeued_mid_stage_resumes_to_the_metrics_of_an_uninterrupted_run
     try:
         wait_until(lambda: list(outputs.glob("cache/stages/target/*.partial/.resume/last.ckpt")), "checkpoint")
         (job,) = [p.name for p in outputs.glob("multiruns/*/*/.submitit/*") if p.is_dir()]
-        subprocess.run(["scontrol", "requeue", job], check=True, timeout=60)  # what SLURM does on preemption
+        stop = ["scontrol", "requeue", job] if how == "requeue" else ["scancel", "--signal=USR2", job]
+        subprocess.run(stop, check=True, timeout=60)
         # A requeued job may start again only after SLURM's credential lifetime (AuthInfo cred_expire, 120 s).
         wait_until(lambda: job_state(job) == "PENDING", "requeued job pending", 120)
         subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True, timeout=60)
@@ -110,9 +125,7 @@ def test_a_job_requeued_mid_stage_resumes_to_the_metrics_of_an_uninterrupted_run
 
     (results,) = cells(outputs).values()
     (cell,) = [p.parent for p in outputs.glob("multiruns/*/*/*/results.json")]
-    stopped = [line for line in (cell / "run.log").read_text().splitlines() if "stopped by SIGTERM from SLURM" in line]
-    assert len(stopped) == 1, "the stage did not stop at the requeue's SIGTERM"
-    step = int(stopped[0].split(" at step ")[1].split()[0])
+    step = step_stopped_at((cell / "run.log").read_text(), how)
     target = next(s for s in results["stages"] if s["kind"] == "target")
     assert step > 0 and target["resumed_from_step"] == step and not target["reused"]
     assert results["metrics"] == reference["metrics"]
