@@ -218,3 +218,21 @@ def test_a_run_killed_mid_stage_resumes_to_the_metrics_of_an_uninterrupted_run(t
     assert again == metrics  # the same losses, validations and best step, to the last digit
     assert not (outputs / "stopped" / "error.json").exists()
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name, target.name + ".lock"]  # no scratch
+
+
+def test_after_the_checkpoint_slurms_sigterm_stops_the_stage_and_submitits_usr2_handler_is_called():
+    from submitit.core.job_environment import SignalHandler
+
+    handler, called = SignalHandler(None, None, None), []
+    handler.checkpoint_and_try_requeue = lambda signum, frame: called.append(signum)  # requeues, exits
+    interrupts = Interrupts()
+    interrupts.previous = {signal.SIGTERM: handler.bypass, signal.SIGUSR2: handler.checkpoint_and_try_requeue}
+    interrupts.pending = signal.SIGTERM
+    with pytest.raises(Interrupted) as stopped:
+        interrupts.act("at step 8 of the stage built in /s")
+    assert stopped.value.signum == signal.SIGTERM and str(stopped.value) == (
+        "stopped by SIGTERM from SLURM at step 8 of the stage built in /s. A requeued or preempted job resumes this "
+        "stage from its checkpoint when it starts again")
+    interrupts.pending = signal.SIGUSR2
+    interrupts.act("at step 9")
+    assert called == [signal.SIGUSR2] and interrupts.pending is None

@@ -9,7 +9,8 @@ RNG states, so the finished stage equals an uninterrupted one (on CPU to the las
 
 A checkpoint is taken after a step's validation, never before it: Lightning does not repeat a
 validation that a checkpoint skipped. On a signal the previous handler decides what follows: the
-default (or run.py's) stops the job with Interrupted; a scheduler's (submitit's requeue) is called.
+default (or run.py's) stops the job with Interrupted, and so does submitit's SIGTERM "bypass" (SLURM
+requeues the job itself); submitit's USR2 handler (requeue at a time limit) is called.
 """
 from __future__ import annotations
 
@@ -84,11 +85,21 @@ class Interrupts:
         """After the checkpoint: stop (Interrupted), ignore, or hand over to the scheduler's handler."""
         signum, self.pending = self.pending, None
         previous = self.previous.get(signum, signal.SIG_DFL)
+        if _ignores(previous):  # SLURM's SIGTERM: it requeues (or cancels) the job itself and kills it soon
+            raise Interrupted(f"stopped by {signal.Signals(signum).name} from SLURM {where}. A requeued or "
+                              f"preempted job resumes this stage from its checkpoint when it starts again", signum)
         if previous in (signal.SIG_DFL, None, raise_interrupted):
             raise Interrupted(f"stopped by {signal.Signals(signum).name} {where}. Finished stages are kept; run the "
                               f"same command again and this stage resumes from its checkpoint", signum)
         if callable(previous):  # e.g. submitit's: requeue the job and exit, now that the stage is saved
             previous(signum, None)
+
+
+def _ignores(handler: Any) -> bool:
+    """submitit's SIGTERM handler only logs ("bypass"): SLURM sends SIGTERM when it requeues, preempts or
+    cancels the job (it requeues by itself) and SIGKILL after KillWait; steps trained on would be lost."""
+    owner = getattr(handler, "__self__", None)
+    return getattr(handler, "__name__", "") == "bypass" and type(owner).__module__.startswith("submitit")
 
 
 class StageCheckpoints(pl.Callback):
