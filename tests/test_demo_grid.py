@@ -28,5 +28,7 @@ def test_readme_demo_grid(tmp_path):
     trained = [(s["kind"], s["name"]) for r in results for s in r["stages"] if not s["reused"]]
     assert sorted(n for k, n in trained if k == "intermediate") == ["mnli", "qqp"]
     for r in results:
-        chance = 100 / 3 if r["target"] == "xnli" else 50
-        assert r["metrics"]["test"]["en"]["acc"] > chance + 25, (r["intermediate"], r["target"])
+        # learnt, far above chance: xnli ends at 77-94 en accuracy, pawsx at 66-86 (since every epoch draws
+        # its own batch order; before, every epoch replayed epoch 0's and pawsx ended above 75)
+        chance, margin = (100 / 3, 25) if r["target"] == "xnli" else (50, 12)
+        assert r["metrics"]["test"]["en"]["acc"] > chance + margin, (r["intermediate"], r["target"])
