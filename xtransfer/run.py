@@ -47,7 +47,8 @@ def _interrupted_sweep(out: Path, error: Interrupted) -> str:
     return (f"the sweep was stopped by {signal.Signals(error.signum).name} in cell {out.name} (job {job}): it "
             f"and the cells after it did not run; {len(finished)} cell(s) have results in {sweep}"
             + (f" ({', '.join(finished)})" if finished else "") + ". Run the same command again: finished "
-            f"stages are reused and a stopped training stage resumes from its checkpoint")
+            f"stages are reused and a stopped training stage resumes from its checkpoint (a SLURM job that was "
+            f"requeued or preempted restarts by itself)")
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
