@@ -41,6 +41,11 @@ def check(cell: CellSpec, ranked: bool) -> None:
     if cell.model.peft == "lora":
         raise ConfigError("trainer.strategy=fsdp is for full fine-tuning; model.peft=lora trains adapters "
                           "that fit one device: set trainer.strategy=ddp (or model.peft=none)")
+    mixed = cell.mlm is not None and cell.mlm.mode == "mixed"
+    if (cell.intermediate is not None and cell.intermediate.mode == "multitask") or mixed:
+        raise ConfigError("trainer.strategy=fsdp trains one task per stage: a multi-task step trains one head, "
+                          "and ranks holding different heads cannot reduce their shards together; use "
+                          "trainer.strategy=ddp for " + ("mlm=mixed" if mixed else "intermediate=multitask"))
     if runtime.checkpoint_every_n_steps is not None:
         raise ConfigError("trainer.strategy=fsdp has no resume checkpoints (a stopped job trains the stage "
                           "again from its start): set trainer.checkpoint_every_n_steps=null")

@@ -25,7 +25,6 @@ from xtransfer.engine.modeling import load_encoder, save_checkpoint
 from xtransfer.engine.module import TransferModule
 from xtransfer.engine.precision import resolve_precision
 from xtransfer.engine.resume import Interrupts, StageCheckpoints
-from xtransfer.errors import ConfigError
 from xtransfer.tasks import get_family
 
 log = logging.getLogger(__name__)
@@ -84,9 +83,6 @@ def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], opti
     heads = {p.task.name: get_family(p.task.family).head_for(encoder, p.task) for p in parts}
     encoder.train()  # from_pretrained returns eval mode, and Lightning keeps the mode it finds (no dropout)
     sharded = runtime.strategy == "fsdp" and ranks.current() is not None   # engine/sharding.py
-    if sharded and len(parts) > 1:
-        raise ConfigError("trainer.strategy=fsdp trains one task per stage (a multi-task step trains one head, "
-                          "which sharded ranks cannot reduce): use trainer.strategy=ddp for this intermediate")
     extra = {"runtime": runtime, "bf16": on_gpu and resolve_precision(runtime) == "bf16-mixed"} if sharded else {}
     module = (sharding.ShardedModule if sharded else TransferModule)(
         encoder, heads, {p.task.name: p.task for p in parts}, optim, val_features=data.val_features,
