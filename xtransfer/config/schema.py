@@ -152,6 +152,8 @@ class RuntimeSpec:
     """How to run (conf/trainer/default.yaml); not part of stage keys, except the resolved precision."""
     accelerator: str = setting(choices=("auto", "cpu", "gpu", "cuda", "mps"))
     devices: int = setting(ge=1)
+    strategy: str = setting(choices=("ddp", "fsdp"))  # N ranks: replicated or sharded (engine/sharding.py)
+    activation_checkpointing: bool
     precision: str = setting(choices=PRECISIONS)
     num_workers: int = setting(ge=0)
     eval_batch_size: int = setting(ge=1)

@@ -1,6 +1,7 @@
 """Training one stage: the Lightning trainer, precision, and fit_stage (encoder + one head per part)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import warnings
@@ -19,7 +20,7 @@ from xtransfer.cache.locking import RESUME
 from xtransfer.config.schema import ModelSpec, OptimSpec, RuntimeSpec, SamplingSpec, TrainPart
 from xtransfer.engine.callbacks import KeepBest
 from xtransfer.engine.datamodule import StageData
-from xtransfer.engine import ranks
+from xtransfer.engine import ranks, sharding
 from xtransfer.engine.modeling import load_encoder, save_checkpoint
 from xtransfer.engine.module import TransferModule
 from xtransfer.engine.precision import resolve_precision
@@ -47,8 +48,9 @@ def make_trainer(runtime: RuntimeSpec, logger: Logger | None, root_dir: str, cal
         devices = world.local_size
         kwargs["plugins"] = [world.environment()]
         # A multi-task step trains one head: the others have no gradient, which DDP must be told.
-        kwargs["strategy"] = DDPStrategy(find_unused_parameters=multi_head, process_group_backend=(
-            "nccl" if torch.cuda.is_available() and runtime.accelerator != "cpu" else "gloo"))
+        kwargs["strategy"] = sharding.strategy(world.size) if runtime.strategy == "fsdp" else DDPStrategy(
+            find_unused_parameters=multi_head, process_group_backend=(
+                "nccl" if torch.cuda.is_available() and runtime.accelerator != "cpu" else "gloo"))
         kwargs["num_nodes"] = world.size // world.local_size
     elif ranks.current() is not None:  # rank 0 alone (evaluation): one device, not the ranks' environment
         kwargs["plugins"] = [LightningEnvironment()]
@@ -80,21 +82,30 @@ def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], opti
     data.setup("fit")  # features before the heads: their sizes are logged, the module scores dev sets with them
     heads = {p.task.name: get_family(p.task.family).head_for(encoder, p.task) for p in parts}
     encoder.train()  # from_pretrained returns eval mode, and Lightning keeps the mode it finds (no dropout)
-    module = TransferModule(encoder, heads, {p.task.name: p.task for p in parts}, optim,
-                            val_features=data.val_features, log_prefix=log_prefix)
+    sharded = runtime.strategy == "fsdp" and ranks.current() is not None   # engine/sharding.py
+    extra = {"runtime": runtime, "bf16": on_gpu and resolve_precision(runtime) == "bf16-mixed"} if sharded else {}
+    module = (sharding.ShardedModule if sharded else TransferModule)(
+        encoder, heads, {p.task.name: p.task for p in parts}, optim, val_features=data.val_features,
+        log_prefix=log_prefix, **extra)
     keep_best = KeepBest(f"{log_prefix}/val/score", patience=optim.patience, restore=optim.select_best)
     # The scratch is the stage's own (named by its key): its checkpoint outlives this job (engine/resume.py).
-    with Interrupts() as interrupts:
-        checkpoints = StageCheckpoints(out_dir, runtime.checkpoint_every_n_steps, interrupts, data,
-                                       {"length_group_size": runtime.length_group_size, "devices": runtime.devices})
+    # A sharded stage has no resume checkpoint (sharding.check refused checkpoint_every_n_steps).
+    with contextlib.nullcontext() if sharded else Interrupts() as interrupts:
+        checkpoints = None if sharded else StageCheckpoints(
+            out_dir, runtime.checkpoint_every_n_steps, interrupts, data,
+            {"length_group_size": runtime.length_group_size, "devices": runtime.devices})
         trainer = make_trainer(runtime, logger, str(out_dir / RESUME), world=ranks.current(),
                                multi_head=len(parts) > 1, max_epochs=optim.epochs,
                                max_steps=optim.max_steps, gradient_clip_val=optim.max_grad_norm or None,
-                               accumulate_grad_batches=optim.grad_accum, callbacks=[keep_best, checkpoints],
+                               accumulate_grad_batches=optim.grad_accum,
+                               callbacks=[keep_best, *([checkpoints] if checkpoints else [])],
                                **validation_schedule(optim))
         fit_and_select(trainer, module, data, keep_best, optim, checkpoints)
+    published = (module.encoder, dict(module.heads))
+    if sharded:  # every rank gathers the shards; rank 0 publishes them as one unsharded checkpoint
+        published = sharding.unsharded(module, lambda: fresh_model(start, model, parts))
     if trainer.is_global_zero:  # the other ranks of a multi-rank cell train with rank 0 but publish nothing
-        save_checkpoint(out_dir, module.encoder, tokenizer, dict(module.heads))
+        save_checkpoint(out_dir, published[0], tokenizer, published[1])
     last = keep_best.history[-1][1] if keep_best.history else None
     return {
         "tasks": data.names, "train_examples": dict(zip(data.names, data.train_sizes)),
@@ -102,8 +113,14 @@ def fit_stage(out_dir: Path, *, start: Start, parts: tuple[TrainPart, ...], opti
         "epochs": trainer.current_epoch, "train_loss_per_epoch": module.epoch_losses,
         "val_score_best": keep_best.best, "val_score_last": last, "best_step": keep_best.best_step,
         "validations": [[step, round(score, 4)] for step, score in keep_best.history],
-        "stopped_early": keep_best.stopped_early, "resumed_from_step": checkpoints.resumed_from,
+        "stopped_early": keep_best.stopped_early, "resumed_from_step": checkpoints.resumed_from if checkpoints else None,
     }
+
+
+def fresh_model(start: Start, model: ModelSpec | None, parts: tuple[TrainPart, ...]):
+    """An unsharded (encoder, heads) as fit_stage builds them, for the gathered weights of a sharded stage."""
+    encoder, _ = load_encoder(start.source, start.revision, model, train=True)
+    return encoder, {p.task.name: get_family(p.task.family).head_for(encoder, p.task) for p in parts}
 
 
 def validation_schedule(optim: OptimSpec) -> dict[str, Any]:

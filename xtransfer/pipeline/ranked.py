@@ -25,7 +25,7 @@ import torch
 
 from xtransfer.cache.stages import Stage, StageDamaged, StageStore
 from xtransfer.config.schema import CellSpec
-from xtransfer.engine import ranks
+from xtransfer.engine import ranks, sharding
 from xtransfer.errors import ConfigError, XTransferError
 from xtransfer.pipeline.quiet import CONSOLE
 
@@ -111,6 +111,7 @@ def _on_gpu(cell: CellSpec) -> bool:
 def run_ranks(cell: CellSpec, lead: Callable[[CellSpec], dict], follow: Callable[[CellSpec], dict]) -> dict:
     """Run the cell on its ranks: lead on rank 0, follow on the others (the result is rank 0's)."""
     world = ranks.external_world()
+    sharding.check(cell, ranked=world is not None or cell.runtime.devices > 1)
     if world is None and cell.runtime.devices == 1:
         return lead(cell)
     if world is None:
