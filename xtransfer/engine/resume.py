@@ -202,7 +202,7 @@ class StageCheckpoints(pl.Callback):
         self._restore = state
         self.resumed_from = self._saved_step = state["step"]
         self._position = tuple(state["position"])
-        log.info("resuming the stage from step %d (%s)", state["step"], self.path)
+        log.info("resuming the stage from step %d (%s)", state["step"], self.path, extra={"console": True})
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self._restore is not None:  # the RNG as it was at the checkpoint, for the first step after it
