@@ -81,10 +81,16 @@ def training_chain(cell: CellSpec) -> list[Link]:
     return chain + last
 
 
+# Bumped when a fix changes what the same settings train, so that a cache built before it is rebuilt, not
+# reused. 2: every epoch draws its own batch order and multi-task draws (before, each replayed epoch 0's).
+TRAINING_REVISION = 2
+
+
 def train_payload(cell: CellSpec, upstream: str, parts: tuple[TrainPart, ...], optim: OptimSpec,
                   sampling: SamplingSpec | None, precision: str) -> dict[str, Any]:
     """Exactly what determines a trained stage's weights: its key is the hash of this."""
     return {
+        "training": TRAINING_REVISION,
         "upstream": upstream,
         "parts": [{
             "task": part.task.describe(),
