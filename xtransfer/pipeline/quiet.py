@@ -2,6 +2,7 @@
 problems; everything else (Lightning's device lines and tips, W&B's per-run summary, library progress
 bars and warnings) goes to the job's log file only. `verbose=true` shows it all.
 
+An xtransfer line the quiet console shows is logged with `extra={"console": True}`.
 The console filter and formatter are plugged into Hydra's job logging (conf/hydra/default.yaml);
 `quiet_libraries` sets the libraries' own switches before they are imported (run.py).
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 
-CONSOLE = {"console": True}   # `log.info(..., extra=CONSOLE)`: an xtransfer line the quiet console shows
 _QUIET_ENV = {
     "WANDB_SILENT": "true",                    # no per-run banner and summary; the run's files are written as ever
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",       # transformers' and the Hub's bars (loading weights, writing shards)

@@ -27,7 +27,6 @@ from xtransfer.cache.stages import Stage, StageDamaged, StageStore
 from xtransfer.config.schema import CellSpec
 from xtransfer.engine import ranks, sharding
 from xtransfer.errors import ConfigError, XTransferError
-from xtransfer.pipeline.quiet import CONSOLE
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +163,7 @@ def _launch_local(cell: CellSpec, lead, follow) -> dict:
               for rank in range(1, size)]
     for process in others:
         process.start()
-    log.info("cell on %d ranks (this process and %s)", size, ", ".join(str(p.pid) for p in others), extra=CONSOLE)
+    log.info("cell on %d ranks (this process and %s)", size, ", ".join(str(p.pid) for p in others), extra={"console": True})
     try:
         result = _as_rank(ranks.World(0, size, 0, size, "local"), cell, lead, follow)
     except BaseException:
