@@ -36,8 +36,8 @@ def test_finished_stage_holds_its_payload_metrics_and_record(tmp_path):
     assert json.loads((stage.path / "metrics.json").read_text()) == stage.metrics == {"acc": 91.5, "lang": "日本"}
     assert (stage.path / "metrics.json").read_text(encoding="utf-8") == '{\n "acc": 91.5,\n "lang": "日本"\n}'
     assert (stage.path / MARKER).read_text() == "ok\n"
-    assert Stage("eval", "xnli", "k", Path("/p"), True, 1.23456, {}).record() == {
-        "kind": "eval", "name": "xnli", "key": "k", "reused": True, "seconds": 1.23, "path": "/p"}
+    assert Stage("eval", "xnli", "k", Path("/p"), True, 1.23456, {}, 0.987).record() == {
+        "kind": "eval", "name": "xnli", "key": "k", "reused": True, "seconds": 1.23, "waited_s": 0.99, "path": "/p"}
 
 
 def test_reuse_is_logged_and_timed(tmp_path, caplog):
@@ -134,8 +134,11 @@ def test_a_job_that_waited_for_another_jobs_build_reuses_it(tmp_path, caplog):
     assert waited.is_set() and job_a.exitcode == 0
     assert json.loads(Path(result).read_text()) == {"reused": False, "metrics": {"built_by": "A"}}
     assert stage_b.reused is True and stage_b.metrics == {"built_by": "A"}
+    # the wait is timed: results.json's waited_s for the stage, and one line that says how long
+    assert 0 < stage_b.waited <= stage_b.seconds and stage_b.record()["waited_s"] == round(stage_b.waited, 2)
     assert [r.getMessage() for r in caplog.records if r.name == "xtransfer.cache.locking"] == [
-        f"waiting for another job to finish {stage_b.path}"]
+        f"waiting for another job to finish {stage_b.path}",
+        f"waited {stage_b.waited:.0f} s for another job to finish {stage_b.path}"]
 
 
 # ---- content hashes -------------------------------------------------------------------------

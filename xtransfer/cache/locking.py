@@ -7,6 +7,7 @@ import glob
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
@@ -32,16 +33,30 @@ def is_complete(path: Path) -> bool:
     return (path / MARKER).is_file()
 
 
+# Seconds this process spent waiting for other jobs' locks, per dir: results.json reports them (a job
+# that waits holds its GPU idle; a phased sweep, pipeline/upstream_first.py, is there to avoid it).
+_waited: dict[Path, float] = {}
+
+
+def waited(path: Path | None = None) -> float:
+    """Seconds this process has waited for another job's lock on `path` (on any dir: None)."""
+    return _waited.get(path, 0.0) if path is not None else sum(_waited.values())
+
+
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold `<path>.lock`; say so when another job holds it and we wait."""
+    """Hold `<path>.lock`; say so, and how long, when another job holds it and we wait."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path) + ".lock")
     try:
         lock.acquire(timeout=0)
     except Timeout:
         log.info("waiting for another job to finish %s", path)
+        start = time.perf_counter()
         lock.acquire()
+        seconds = time.perf_counter() - start
+        _waited[path] = _waited.get(path, 0.0) + seconds
+        log.info("waited %.0f s for another job to finish %s", seconds, path, extra={"console": True})
     try:
         yield
     finally:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import yaml
 
 from xtransfer.cache.hashing import digest
-from xtransfer.cache.locking import build_or_load, is_complete, locked
+from xtransfer.cache.locking import build_or_load, is_complete, locked, waited
 from xtransfer.cache.manifest import build_id, move_aside, problem
 from xtransfer.errors import XTransferError
 
@@ -31,12 +31,13 @@ class Stage:
     key: str
     path: Path
     reused: bool
-    seconds: float
+    seconds: float                    # from asking for the stage to having it, waits included
     metrics: dict[str, Any] = field(default_factory=dict)
+    waited: float = 0.0               # of those seconds, waiting for another job that held its lock
 
     def record(self) -> dict[str, Any]:
         record = {"kind": self.kind, "name": self.name, "key": self.key, "reused": self.reused,
-                  "seconds": round(self.seconds, 2), "path": str(self.path)}
+                  "seconds": round(self.seconds, 2), "waited_s": round(self.waited, 2), "path": str(self.path)}
         if "resumed_from_step" in self.metrics:  # a training stage: the step it resumed from, or None
             record["resumed_from_step"] = self.metrics["resumed_from_step"]
         return record
@@ -97,7 +98,7 @@ class StageStore:
         """
         key = stage_key(kind, payload)
         path = self.path(kind, name, key)
-        start = time.perf_counter()
+        start, waited_before = time.perf_counter(), waited(path)
         upstream = self.seen.get(payload.get("upstream"))
         upstream_build = build_id(upstream.path) if upstream is not None else None
 
@@ -120,7 +121,8 @@ class StageStore:
         except Exception as e:
             self._check_upstream(upstream, e)
             raise
-        stage = Stage(kind, name, key, path, reused, time.perf_counter() - start, metrics)
+        stage = Stage(kind, name, key, path, reused, time.perf_counter() - start, metrics,
+                      waited(path) - waited_before)
         # the quiet console's one line per stage; an evaluation's is the cell's score line (pipeline/cell.py)
         log.info("%s %s/%s-%s%s", "reused" if reused else "built ", kind, name, key,
                  "" if reused else f" in {_duration(stage.seconds)}{_headline(metrics)}", extra={"console": kind != "eval"})

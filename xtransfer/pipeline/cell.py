@@ -136,6 +136,7 @@ def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_pa
         "metrics": ev["metrics"],
         "averages": ev["averages"],
         "stages": [s.record() for s in stages],
+        "waited_s": round(locking.waited(), 2),   # all this job's waits for other jobs' locks (stages, features)
         "predictions": "predictions",
     }
     threshold = threshold_provenance(cell.target)
