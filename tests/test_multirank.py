@@ -104,29 +104,41 @@ def test_a_cell_on_two_srun_tasks_under_slurm(tmp_path):
     check_one_cell_on_two_ranks(tmp_path / "out", record)
 
 
-def sweep_scores(outputs: Path) -> dict[str, dict]:
+def sweep_scores(outputs: Path) -> dict[tuple[str, str], dict]:
     found = {}
     for path in outputs.glob("multiruns/*/*/*/results.json"):
         results = json.loads(path.read_text())
-        found[results["target"]] = results
+        found[(results["intermediate"], results["target"])] = results
     return found
 
 
 @pytest.mark.slow
 def test_local_parallel_runs_a_sweep_side_by_side_with_the_sequential_scores(tmp_path):
-    grid = ["-m", *CELL[:4], "target=xnli,pawsx", "target.optim.max_train_examples=200",
-            "target.optim.max_val_examples=50", "target.optim.epochs=1", "target.languages=[en,de]"]
+    grid = ["-m", *CELL[:3], "intermediate=none,mnli", "target=xnli,pawsx", "target.optim.max_train_examples=200",
+            "target.optim.max_val_examples=50", "target.optim.epochs=1", "target.languages=[en,de]",
+            "intermediate.optim.max_train_examples=200", "intermediate.optim.max_val_examples=50",
+            "intermediate.optim.epochs=1"]
     sequential, parallel = tmp_path / "sequential", tmp_path / "parallel"
     for outputs, extra in ((sequential, []), (parallel, ["hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2"])):
         env = {**os.environ, "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", "PYTHONPATH": str(REPO)}
         done = subprocess.run([sys.executable, "-m", "xtransfer.run", *grid, *extra, f"paths.outputs_root={outputs}"],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "Joblib.Parallel(n_jobs=2" in done.stdout + done.stderr   # the last one: local_parallel
+    printed = done.stdout + done.stderr   # the last one: local_parallel
+    assert "Joblib.Parallel(n_jobs=2" in printed and "4 cells, 0 failed or missing" in printed
     one, both = sweep_scores(sequential), sweep_scores(parallel)
-    assert sorted(both) == sorted(one) == ["pawsx", "xnli"]
-    for target, results in both.items():
-        assert results["metrics"] == one[target]["metrics"] and results["score"] == one[target]["score"], target
+    assert sorted(both) == sorted(one) == [("mnli", "pawsx"), ("mnli", "xnli"), ("none", "pawsx"), ("none", "xnli")]
+    for cell, results in both.items():
+        assert results["metrics"] == one[cell]["metrics"] and results["score"] == one[cell]["score"], cell
+    # upstream first: the tiny model and mnli were built by upstream jobs, in two phases, before the cells
+    assert "upstream first, phase 1 of 2: 1 shared stage(s), one job each: pretrained/tiny-" in printed
+    assert "upstream first, phase 2 of 2: 1 shared stage(s), one job each: intermediate/mnli-" in printed
+    built = [s for path in parallel.glob("multiruns/*/*/upstream/*/upstream.json")
+             for s in json.loads(path.read_text())["stages"] if not s["reused"]]
+    assert sorted(s["kind"] for s in built) == ["intermediate", "pretrained"]
+    for cell, results in both.items():
+        assert all(s["reused"] for s in results["stages"][:2 if cell[0] == "mnli" else 1]), cell
+        assert results["waited_s"] == 0, cell
 
 
 def test_local_parallel_cells_claim_different_gpus(tmp_path, monkeypatch):

@@ -54,8 +54,17 @@ def test_slurm_grid_equals_the_local_grid_and_trains_mnli_once(tmp_path):
     assert sorted(slurm) == sorted(local) == [("mnli", "pawsx"), ("mnli", "xnli"), ("none", "pawsx"), ("none", "xnli")]
     for cell, results in slurm.items():
         assert results["metrics"] == local[cell]["metrics"], cell
-    mnli_builds = [s for r in slurm.values() for s in r["stages"] if s["kind"] == "intermediate" and not s["reused"]]
-    assert len(mnli_builds) == 1   # two cells need it at once: one trains, the other reuses
+    # upstream first: the shared stages were built by jobs of their own, each once, before the cells started,
+    # so every cell reused them and no job waited on another's lock
+    upstream = {stage["kind"]: stage for path in (tmp_path / "slurm").glob("multiruns/*/*/upstream/*/upstream.json")
+                for stage in json.loads(path.read_text())["stages"] if not stage["reused"]}
+    assert sorted(upstream) == ["intermediate", "pretrained"] and upstream["intermediate"]["name"] == "mnli"
+    for cell, results in slurm.items():
+        assert [s["kind"] for s in results["stages"] if s["reused"]] == (
+            ["pretrained", "intermediate"] if cell[0] == "mnli" else ["pretrained"]), cell
+        assert results["waited_s"] == 0 and all(s["waited_s"] == 0 for s in results["stages"]), cell
+    mnli = [s for r in slurm.values() for s in r["stages"] if s["kind"] == "intermediate"]
+    assert {s["key"] for s in mnli} == {upstream["intermediate"]["key"]}
     assert list((tmp_path / "slurm").glob("multiruns/*/*/.submitit/*")), "submitit wrote no job folders"
 
 

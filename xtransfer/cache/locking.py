@@ -34,13 +34,13 @@ def is_complete(path: Path) -> bool:
 
 
 # Seconds this process spent waiting for other jobs' locks, per dir: results.json reports them (a job
-# that waits holds its GPU idle; a phased sweep, pipeline/upstream_first.py, is there to avoid it).
+# that waits holds its GPU idle; a phased sweep, plan/upstream_first.py, is there to avoid it).
 _waited: dict[Path, float] = {}
 
 
 def waited(path: Path | None = None) -> float:
     """Seconds this process has waited for another job's lock on `path` (on any dir: None)."""
-    return _waited.get(path, 0.0) if path is not None else sum(_waited.values())
+    return _waited.get(path, 0.0) if path is not None else sum(_waited.values(), 0.0)
 
 
 @contextlib.contextmanager

@@ -254,6 +254,10 @@ def build_cell(cfg: DictConfig) -> CellSpec:
                           f"model.tiny.num_attention_heads={model.tiny.num_attention_heads}")
     if model.name_or_path is None and model.tiny is None:
         raise ConfigError(f"model '{model.name}': set model.name_or_path (hub id or local dir) or model.tiny")
+    upstream_stages = cfg.get("upstream_stages")
+    if upstream_stages is not None and (type(upstream_stages) is not int or upstream_stages < 1):
+        raise ConfigError(f"upstream_stages must be a positive whole number (the first N stages of the cell to "
+                          f"build), got {upstream_stages}")
     data = to_dict(cfg.data)
     intermediate, mlm = build_intermediate(cfg.intermediate), build_mlm(cfg.get("mlm"))
     if mlm is not None and mlm.mode == "mixed" and intermediate is None:
@@ -272,4 +276,5 @@ def build_cell(cfg: DictConfig) -> CellSpec:
         output_dir=str(cfg.paths.output_dir),
         demo_data_root=data["root"] if data.get("generate_demo") else None,
         tags=list(cfg.get("tags") or []),
+        upstream_stages=upstream_stages,
     )

@@ -310,4 +310,5 @@ class CellSpec:
     cache: CacheSpec
     mlm: MlmSpec | None = None          # continued masked-LM training (before, or mixed into, the intermediate)
     demo_data_root: str | None = None   # generate the demo datasets here first
+    upstream_stages: int | None = None  # an upstream-first job (plan/upstream_first.py): build the first N stages
     tags: list[str] = field(default_factory=list)

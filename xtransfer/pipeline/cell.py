@@ -86,19 +86,23 @@ def _run_chain(cell: CellSpec, logger) -> dict[str, Any]:
     if pretrained:
         stages.append(pretrained)
 
-    for kind, name, parts, optim, sampling in training_chain(cell):
+    target = cell.target
+    trained = list(training_chain(cell))
+    if target.train_task is not None:   # retrieval targets have no target stage
+        trained.append(("target", target.name, (target.part,), target.optim, None))
+    for kind, name, parts, optim, sampling in trained:
+        if cell.upstream_stages is not None and len(stages) >= cell.upstream_stages:
+            break   # an upstream-first job (plan/upstream_first.py): its first N stages are built
         stage = train_stage(store, cell, kind, name, start, parts, optim, sampling, logger)
         stages.append(stage)
         start = Start(str(stage.path / "model"), None, stage.key)
+    if cell.upstream_stages is not None:
+        return _upstream_done(cell, stages)
 
-    target = cell.target
-    if target.train_task is None:  # retrieval: embed with the encoder the chain has so far, no target stage
+    if target.train_task is None:  # retrieval: embed with the encoder the chain has so far
         eval_stage = retrieval_stage(store, cell, start)
     else:
-        target_stage = train_stage(store, cell, "target", target.name, start, (target.part,), target.optim,
-                                   None, logger)
-        stages.append(target_stage)
-        eval_stage = evaluation_stage(store, cell, target_stage)
+        eval_stage = evaluation_stage(store, cell, stages[-1])
     stages.append(eval_stage)
     if ranks.current() is not None and not ranks.current().leader:
         return {}  # rank 0 writes the results
@@ -116,6 +120,21 @@ def _run_chain(cell: CellSpec, logger) -> dict[str, Any]:
              results["main_metric"], results["score_split"], len(target.languages), evaluated,
              Path(cell.output_dir) / "results.json", extra={"console": True})
     return results
+
+
+def _upstream_done(cell: CellSpec, stages: list[Stage]) -> dict[str, Any]:
+    """What an upstream-first job leaves: upstream.json (its stage records; the cost report reads them)."""
+    if ranks.current() is not None and not ranks.current().leader:
+        return {}
+    record = {"stages": [s.record() for s in stages], "waited_s": round(locking.waited(), 2)}
+    out = Path(cell.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "upstream.json.tmp").write_text(json.dumps(record, indent=1))
+    os.replace(out / "upstream.json.tmp", out / "upstream.json")
+    last = stages[-1]
+    log.info("upstream job: %s/%s-%s %s", last.kind, last.name, last.key, "reused" if last.reused else "built",
+             extra={"console": True})
+    return {"score": None, **record}
 
 
 def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_parameters: int | None) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def build_logger(cell: CellSpec, config: dict[str, Any], run_name: str) -> Logge
         log.info("W&B run '%s' (%s mode)%s", run_name, mode,
                  "; sync later with `wandb sync`" if mode == "offline" else "")
         logger = WandbLogger(project=spec.project, entity=spec.entity, group=spec.group, name=run_name,
-                             job_type="cell", save_dir=spec.save_dir, mode=mode,
+                             job_type="upstream" if cell.upstream_stages else "cell", save_dir=spec.save_dir, mode=mode,
                              tags=[f"{k}:{v}" for k, v in tags.items()] + list(cell.tags),
                              config={**config, "cell": tags})
         logger._wandb_init.pop("anonymous", None)   # Lightning always passes it, and W&B warns it has no effect

@@ -19,7 +19,8 @@ ZERO_SHOT = "zero-shot"
 REQUIRED_KEYS = ("model", "intermediate", "target", "seed", "score", "score_split", "main_metric", "metrics")
 AXES = {"model": "model.name", "intermediate": "intermediate.name", "target": "target.name", "seed": "seed"}
 # Never hold job dirs: skipped so a walk over a whole outputs root stays quick.
-PRUNED_DIRS = {"predictions", "wandb", "cache", "demo_data"}
+# not cells: "upstream" holds a sweep's upstream-first jobs (plan/upstream_first.py)
+PRUNED_DIRS = {"predictions", "wandb", "cache", "demo_data", "upstream"}
 
 
 def row_label(intermediate: str, setting: str) -> str:
@@ -193,7 +194,7 @@ def ran_cells(sweep: Path) -> set[CellId]:
     cfg = OmegaConf.load(sweep / "multirun.yaml")
     ran = set()
     for overrides in sweep.rglob("overrides.yaml"):
-        if overrides.parent.name == ".hydra":
+        if overrides.parent.name == ".hydra" and not PRUNED_DIRS.intersection(overrides.relative_to(sweep).parts):
             axes = _axis_values(cfg, list(OmegaConf.load(overrides)))
             ran.add(CellId(axes["model"][0], axes["intermediate"][0], axes["target"][0], int(axes["seed"][0])))
     return ran
