@@ -37,7 +37,8 @@ def test_finished_stage_holds_its_payload_metrics_and_record(tmp_path):
     assert (stage.path / "metrics.json").read_text(encoding="utf-8") == '{\n "acc": 91.5,\n "lang": "日本"\n}'
     assert (stage.path / MARKER).read_text() == "ok\n"
     assert Stage("eval", "xnli", "k", Path("/p"), True, 1.23456, {}, 0.987).record() == {
-        "kind": "eval", "name": "xnli", "key": "k", "reused": True, "seconds": 1.23, "waited_s": 0.99, "path": "/p"}
+        "kind": "eval", "name": "xnli", "key": "k", "reused": True, "seconds": 1.23, "waited_s": 0.99, "ranks": 1,
+        "path": "/p"}
 
 
 def test_reuse_is_logged_and_timed(tmp_path, caplog):

@@ -209,11 +209,16 @@ def test_cli_prints_verdicts_and_rejects_a_bad_claims_file(planted, tmp_path):
 
 # -- cost --------------------------------------------------------------------------------------
 
-def test_cost_counts_trained_stages_and_what_reuse_saved(tmp_path):
-    data = tmp_path / "data"
+def toy_data(root: Path) -> Path:
+    data = root / "data"
     data.mkdir()
     for lang in LANGS:
         (data / f"{lang}.tsv").write_text("text\tlabel\n" + "".join(f"s{i}\t{g}\n" for i, g in enumerate(gold_labels(lang))))
+    return data
+
+
+def test_cost_counts_trained_stages_and_what_reuse_saved(tmp_path):
+    data = toy_data(tmp_path)
     right = {lang: np.ones(N, dtype=bool) for lang in LANGS}
     inter = {"kind": "intermediate", "name": "mnli", "key": "k1"}
     write_job(tmp_path / "s" / "a", data, "mnli", 0, right,
@@ -230,6 +235,111 @@ def test_cost_counts_trained_stages_and_what_reuse_saved(tmp_path):
     assert "1 stages were built before these sweeps" in md
     cells = report.tables["cost_cells"].set_index("seed")
     assert cells.at[1, "hours"] == pytest.approx(0.5) and cells.at[1, "saved_hours"] == pytest.approx(1.0)
+
+
+def test_cost_of_a_multi_rank_stage_is_its_seconds_on_every_rank(tmp_path):
+    data = toy_data(tmp_path)
+    right = {lang: np.ones(N, dtype=bool) for lang in LANGS}
+    inter = {"kind": "intermediate", "name": "mnli", "key": "k1"}
+    write_job(tmp_path / "s" / "a", data, "mnli", 0, right,
+              [{**inter, "reused": False, "seconds": 3600.0, "waited_s": 600.0, "ranks": 4},
+               {"kind": "target", "name": "toy", "key": "t1", "reused": False, "seconds": 900.0, "ranks": 4}])
+    write_job(tmp_path / "s" / "b", data, "mnli", 1, right,     # waited 20 min for a's lock, then reused
+              [{**inter, "reused": True, "seconds": 1200.0, "waited_s": 1190.0, "ranks": 4},
+               {"kind": "target", "name": "toy", "key": "t2", "reused": False, "seconds": 900.0}])  # older: 1 rank
+    report = write_report([tmp_path / "s"], tmp_path / "out", Options(claims=(), bootstrap=100, permutations=100))
+    md = (tmp_path / "out" / "report.md").read_text()
+    # spent: 1 h x 4 ranks + 0.25 h x 4 + 0.25 h x 1 = 5.25; b's reuse saved the 4 device-hours a spent on k1
+    assert ("Device-hours (a stage's wall time x its ranks: every device its cell held, a GPU or the CPU each) "
+            "spent training and evaluating: **5.25 h**; saved by reusing content-addressed stages: **4 h** "
+            "(without reuse the cells would have spent 9.25 h).\n") in md
+    cells = report.tables["cost_cells"].set_index("seed")
+    assert cells.hours.to_dict() == {0: 5.0, 1: 0.25} and cells.saved_hours.to_dict() == {0: 0.0, 1: 4.0}
+    stages = report.tables["cost_stages"].set_index("key")
+    assert stages.loc["k1", ["cells", "trained", "hours", "saved_hours"]].tolist() == [2, 1, 4.0, 4.0]
+    assert "| intermediate/mnli-k1 | 2 | 1 | 4 | 4 |" in md
+
+
+def write_upstream(sweep: Path, name: str, stages: list) -> None:
+    """An upstream-first sweep's job that built stages for its cells: its upstream.json (and no results.json)."""
+    job = sweep / "upstream" / name
+    (job / ".hydra").mkdir(parents=True)
+    (job / "upstream.json").write_text(json.dumps({"stages": stages, "waited_s": 0.0}))
+
+
+def test_cost_counts_what_upstream_jobs_built_for_the_cells(tmp_path):
+    data = toy_data(tmp_path)
+    right = {lang: np.ones(N, dtype=bool) for lang in LANGS}
+    sweep = tmp_path / "sweep"
+    pretrained = {"kind": "pretrained", "name": "m", "key": "p0", "reused": True, "seconds": 0.5}
+    inter = {"kind": "intermediate", "name": "mnli", "key": "k1"}
+    # the upstream job trained k1 in 1 h on 2 ranks (2 device-hours); both cells found it finished
+    write_upstream(sweep, "intermediate-mnli", [{**pretrained, "ranks": 2},
+                                                {**inter, "reused": False, "seconds": 3600.0, "waited_s": 0.0,
+                                                 "ranks": 2}])
+    write_job(sweep / "0_m_mnli_toy_s0", data, "mnli", 0, right,
+              [pretrained, {**inter, "reused": True, "seconds": 4.0, "waited_s": 3.0, "ranks": 2},
+               {"kind": "target", "name": "toy", "key": "t1", "reused": False, "seconds": 1800.0, "ranks": 2}])
+    write_job(sweep / "1_m_mnli_toy_s1", data, "mnli", 1, right,
+              [pretrained, {**inter, "reused": True, "seconds": 2.0, "ranks": 1},
+               {"kind": "target", "name": "toy", "key": "t2", "reused": False, "seconds": 900.0}])
+    OmegaConf.save(OmegaConf.create({
+        "hydra": {"sweeper": {"params": {"seed": "0,1"}}, "overrides": {"task": ["intermediate=mnli", "target=toy"]}},
+        "model": {"name": "m"}, "intermediate": {"name": "mnli"}, "target": {"name": "toy"}, "seed": 0}),
+        sweep / "multirun.yaml")
+    for seed in (0, 1):
+        OmegaConf.save(OmegaConf.create(["intermediate=mnli", "target=toy", f"seed={seed}"]),
+                       sweep / f"{seed}_m_mnli_toy_s{seed}" / ".hydra" / "overrides.yaml")
+    report = write_report([sweep], tmp_path / "out", Options(claims=(), bootstrap=100, permutations=100))
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "2 cells with results, 0 failed or missing." in md     # the upstream job is not a cell
+    # spent: k1's 2 device-hours upstream + t1 0.5 h x 2 + t2 0.25 h x 1 = 3.25 h. Without reuse each cell
+    # trains k1 itself: 2 + 1 + 2 + 0.25 = 5.25 h; saved 5.25 - 3.25 = 2 h (one build of k1 for two cells)
+    assert ("spent training and evaluating: **3.25 h** (2 h of it in upstream jobs, building the stages cells "
+            "share); saved by reusing content-addressed stages: **2 h** (without reuse the cells would have spent "
+            "5.25 h). 1 stages were built before these sweeps: what reusing them saved is not known here.\n") in md
+    cells = report.tables["cost_cells"].set_index("seed")
+    assert cells.hours.to_dict() == {0: 1.0, 1: 0.25} and cells.saved_hours.to_dict() == {0: 2.0, 1: 2.0}
+    assert cells.trained.to_dict() == {0: 1, 1: 1} and cells.reused.to_dict() == {0: 2, 1: 2}
+    assert "they add up to the saving above plus the upstream jobs' 2 h." in md
+    stages = report.tables["cost_stages"].set_index("key")
+    assert stages.loc["k1", ["cells", "trained", "upstream", "hours", "saved_hours"]].tolist() == [2, 1, 1, 2.0, 2.0]
+    assert bool(stages.at["p0", "built_elsewhere"]) and stages.at["p0", "trained"] == 0
+    assert "| intermediate/mnli-k1 | 2 | 1 (1 in upstream jobs) | 2 | 2 |" in md
+    assert "| intermediate | 1 | 1 | 2 | 2 | 2 |" in md       # kind, unique stages, trained, uses, hours, saved
+
+
+def test_an_unreadable_upstream_json_is_a_problem_and_the_readable_ones_are_counted(tmp_path):
+    from xtransfer.report import cost
+    from xtransfer.report.build import md_table
+    from xtransfer.report.collect import collect
+
+    data = toy_data(tmp_path)
+    sweep = tmp_path / "sweep"
+    write_job(sweep / "0_m_mnli_toy_s0", data, "mnli", 0, {lang: np.ones(N, dtype=bool) for lang in LANGS}, [])
+    OmegaConf.save(OmegaConf.create({"hydra": {"sweeper": {"params": {}}, "overrides": {"task": []}},
+                                     "model": {"name": "m"}, "intermediate": {"name": "mnli"},
+                                     "target": {"name": "toy"}, "seed": 0}), sweep / "multirun.yaml")
+    OmegaConf.save(OmegaConf.create(["intermediate=mnli", "target=toy", "seed=0"]),
+                   sweep / "0_m_mnli_toy_s0" / ".hydra" / "overrides.yaml")
+    write_upstream(sweep, "good", [{"kind": "intermediate", "name": "mnli", "key": "k1", "reused": False,
+                                    "seconds": 60.0, "ranks": 1}])
+    write_upstream(sweep, "cut", [])
+    (sweep / "upstream" / "cut" / "upstream.json").write_text('{"stages": [{"kind"')
+    write_upstream(sweep, "not-records", [])
+    (sweep / "upstream" / "not-records" / "upstream.json").write_text('{"stages": {"k1": 60}}')
+    collection = collect([sweep])
+    assert [s["key"] for s in collection.upstream_stages] == ["k1"]
+    assert [(p.cell, p.where, p.reason) for p in collection.problems] == [
+        (None, sweep / "upstream" / "cut" / "upstream.json",
+         "unreadable upstream.json: Expecting ':' delimiter: line 1 column 20 (char 19)"),
+        (None, sweep / "upstream" / "not-records" / "upstream.json",
+         "unreadable upstream.json: its stages are not a list of stage records")]
+    # the cell reused nothing: the minute the good upstream job spent was for no cell here
+    assert ("spent training and evaluating: **0.0167 h** (0.0167 h of it in upstream jobs, building the stages "
+            "cells share); saved by reusing content-addressed stages: **-0.0167 h** (without reuse the cells would "
+            "have spent 0 h). 1 stages that upstream jobs built are used by no cell here (failed, or not in the "
+            "given dirs): their hours are spent, and subtracted from the saving.\n") in cost.markdown(collection, md_table)
 
 
 def test_refreshes_after_a_failure_leave_intervals_to_the_last_job(planted, tmp_path):

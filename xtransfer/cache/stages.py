@@ -34,10 +34,12 @@ class Stage:
     seconds: float                    # from asking for the stage to having it, waits included
     metrics: dict[str, Any] = field(default_factory=dict)
     waited: float = 0.0               # of those seconds, waiting for another job that held its lock
+    ranks: int = 1                    # the processes (devices) of the cell that ran it: device-seconds = seconds x ranks
 
     def record(self) -> dict[str, Any]:
         record = {"kind": self.kind, "name": self.name, "key": self.key, "reused": self.reused,
-                  "seconds": round(self.seconds, 2), "waited_s": round(self.waited, 2), "path": str(self.path)}
+                  "seconds": round(self.seconds, 2), "waited_s": round(self.waited, 2), "ranks": self.ranks,
+                  "path": str(self.path)}
         if "resumed_from_step" in self.metrics:  # a training stage: the step it resumed from, or None
             record["resumed_from_step"] = self.metrics["resumed_from_step"]
         return record

@@ -62,6 +62,7 @@ class RankedStageStore(StageStore):
                     e.told_ranks = True
             tell_failure(e)
             raise
+        stage.ranks = world.size   # every rank held its device while rank 0 built or reused it (the report's cost)
         ranks.broadcast(("stage", stage))
         return stage
 

@@ -18,6 +18,9 @@ SPLITS = {"dev": "validation", "test": "test"}   # report.split / --split -> res
 ZERO_SHOT = "zero-shot"
 REQUIRED_KEYS = ("model", "intermediate", "target", "seed", "score", "score_split", "main_metric", "metrics")
 AXES = {"model": "model.name", "intermediate": "intermediate.name", "target": "target.name", "seed": "seed"}
+# An upstream-first sweep's jobs that build the stages its cells share: <sweep dir>/upstream/<name>/upstream.json,
+# {"stages": [Stage.record(), ...], "waited_s": ...}.
+UPSTREAM_FILE = "upstream.json"
 # Never hold job dirs: skipped so a walk over a whole outputs root stays quick.
 # not cells: "upstream" holds a sweep's upstream-first jobs (plan/upstream_first.py)
 PRUNED_DIRS = {"predictions", "wandb", "cache", "demo_data", "upstream"}
@@ -72,6 +75,7 @@ class Collection:
     results: list[CellResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # duplicates replaced, grids that could not be expanded
+    upstream_stages: list[dict[str, Any]] = field(default_factory=list)   # stage records of the sweeps' upstream jobs
     split: str = "test"                              # dev | test: the scores the tables use
 
 
@@ -108,6 +112,7 @@ def collect(dirs: list[Path]) -> Collection:
         _read_job(job, collection)
     for sweep in sweeps.values():
         _add_never_ran(sweep, collection)
+        _read_upstream(sweep, collection)
     if not collection.results:
         raise DataError(f"no results.json under {', '.join(map(str, dirs))}: nothing to report "
                         "(give a sweep dir such as outputs/multiruns/<date>/<time>)")
@@ -118,7 +123,8 @@ def collect(dirs: list[Path]) -> Collection:
 
 def _job_dirs(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
-        if "results.json" in filenames or "error.json" in filenames or ".hydra" in dirnames:
+        cell_job = "results.json" in filenames or "error.json" in filenames or ".hydra" in dirnames
+        if cell_job and UPSTREAM_FILE not in filenames:  # an upstream job builds stages for cells, it is none
             yield Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in PRUNED_DIRS)
 
@@ -152,6 +158,19 @@ def _read_job(job: Path, collection: Collection) -> None:
             results_file, results_file.stat().st_mtime))
         return
     collection.problems.append(Problem(_cell_from_hydra(job), job, _error_message(job)))
+
+
+def _read_upstream(sweep: Path, collection: Collection) -> None:
+    """Adds the stage records of the sweep's upstream jobs (what they built counts in the cost), or a problem."""
+    for upstream_file in sorted(sweep.glob(f"upstream/*/{UPSTREAM_FILE}")):
+        try:
+            stages = json.loads(upstream_file.read_text()).get("stages")
+            if not isinstance(stages, list) or not all(isinstance(s, dict) and "key" in s for s in stages):
+                raise ValueError("its stages are not a list of stage records")
+        except (OSError, ValueError, AttributeError) as e:
+            collection.problems.append(Problem(None, upstream_file, f"unreadable {UPSTREAM_FILE}: {e}"))
+            continue
+        collection.upstream_stages += stages
 
 
 def _error_message(job: Path) -> str:
