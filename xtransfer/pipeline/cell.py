@@ -81,6 +81,7 @@ def _run_chain(cell: CellSpec, logger) -> dict[str, Any]:
         ensure_demo_data(Path(cell.demo_data_root))
     store = RankedStageStore(Path(cell.cache_dir) / "stages")
     stages: list[Stage] = []
+    waited_before = locking.waited()   # a joblib worker runs several cells in one process
 
     start, pretrained = pretrained_start(cell.model, store)
     if pretrained:
@@ -97,7 +98,7 @@ def _run_chain(cell: CellSpec, logger) -> dict[str, Any]:
         stages.append(stage)
         start = Start(str(stage.path / "model"), None, stage.key)
     if cell.upstream_stages is not None:
-        return _upstream_done(cell, stages)
+        return _upstream_done(cell, stages, locking.waited() - waited_before)
 
     if target.train_task is None:  # retrieval: embed with the encoder the chain has so far
         eval_stage = retrieval_stage(store, cell, start)
@@ -108,7 +109,7 @@ def _run_chain(cell: CellSpec, logger) -> dict[str, Any]:
         return {}  # rank 0 writes the results
 
     num_parameters = cell.model.num_parameters or (pretrained.metrics.get("num_parameters") if pretrained else None)
-    results = write_results(cell, eval_stage, stages, num_parameters)
+    results = write_results(cell, eval_stage, stages, num_parameters, locking.waited() - waited_before)
     summary = {f"eval/{target.name}/{split}/{lang}/{metric}": value
                for split, per_lang in results["metrics"].items()
                for lang, values in per_lang.items() for metric, value in values.items()}
@@ -122,11 +123,11 @@ def _run_chain(cell: CellSpec, logger) -> dict[str, Any]:
     return results
 
 
-def _upstream_done(cell: CellSpec, stages: list[Stage]) -> dict[str, Any]:
+def _upstream_done(cell: CellSpec, stages: list[Stage], waited: float) -> dict[str, Any]:
     """What an upstream-first job leaves: upstream.json (its stage records; the cost report reads them)."""
     if ranks.current() is not None and not ranks.current().leader:
         return {}
-    record = {"stages": [s.record() for s in stages], "waited_s": round(locking.waited(), 2)}
+    record = {"stages": [s.record() for s in stages], "waited_s": round(waited, 2)}
     out = Path(cell.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "upstream.json.tmp").write_text(json.dumps(record, indent=1))
@@ -137,7 +138,8 @@ def _upstream_done(cell: CellSpec, stages: list[Stage]) -> dict[str, Any]:
     return {"score": None, **record}
 
 
-def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_parameters: int | None) -> dict[str, Any]:
+def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_parameters: int | None,
+                  waited: float = 0.0) -> dict[str, Any]:
     """results.json (schema in the README) and a copy of the predictions in the job dir."""
     out = Path(cell.output_dir)
     ev = eval_stage.metrics
@@ -155,7 +157,7 @@ def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_pa
         "metrics": ev["metrics"],
         "averages": ev["averages"],
         "stages": [s.record() for s in stages],
-        "waited_s": round(locking.waited(), 2),   # all this job's waits for other jobs' locks (stages, features)
+        "waited_s": round(waited, 2),   # all this job's waits for other jobs' locks (stages, features)
         "predictions": "predictions",
     }
     threshold = threshold_provenance(cell.target)

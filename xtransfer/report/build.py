@@ -35,7 +35,7 @@ class Report:
     headlines: dict[str, dict[str, float]] = field(default_factory=dict)   # per model
     n_cells: int = 0
     n_problems: int = 0
-    n_trained: int = 0                                  # stages the cells trained rather than reused
+    n_trained: int = 0                                  # stages the cells (and upstream jobs) trained, not reused
     verdicts: list = field(default_factory=list)        # claims.Verdict per claim and model
 
 
@@ -132,7 +132,8 @@ def build_report(collection: Collection, out_dir: Path, options: Options = Optio
     sections.append(_problems_section(collection, cells, grid, u.notes))
     shown = "\n\n".join(f"![{name}]({p.name})" for name, p in figures.items())   # relative: report.md renders as a page
     markdown = "\n\n".join([_preamble(collection, cells), f"## Figures\n\n{shown}", *sections]) + "\n"
-    trained = sum(not s.get("reused", True) for r in collection.results for s in r.results.get("stages", []))
+    records = [s for r in collection.results for s in r.results.get("stages", [])] + collection.upstream_stages
+    trained = sum(not s.get("reused", True) for s in records)
     return Report(out_dir, markdown, "\n\n".join(score_tables), tables, figures, headlines,
                   len(collection.results), len(collection.problems), trained, verdicts)
 

@@ -21,8 +21,8 @@ AXES = {"model": "model.name", "intermediate": "intermediate.name", "target": "t
 # An upstream-first sweep's jobs that build the stages its cells share: <sweep dir>/upstream/<name>/upstream.json,
 # {"stages": [Stage.record(), ...], "waited_s": ...}.
 UPSTREAM_FILE = "upstream.json"
-# Never hold job dirs: skipped so a walk over a whole outputs root stays quick.
-# not cells: "upstream" holds a sweep's upstream-first jobs (plan/upstream_first.py)
+# Never hold cells' job dirs: skipped so a walk over a whole outputs root stays quick ("upstream" holds a
+# sweep's upstream-first jobs, plan/upstream_first.py: no cells, their records are read by _read_upstream).
 PRUNED_DIRS = {"predictions", "wandb", "cache", "demo_data", "upstream"}
 
 
@@ -123,8 +123,7 @@ def collect(dirs: list[Path]) -> Collection:
 
 def _job_dirs(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
-        cell_job = "results.json" in filenames or "error.json" in filenames or ".hydra" in dirnames
-        if cell_job and UPSTREAM_FILE not in filenames:  # an upstream job builds stages for cells, it is none
+        if "results.json" in filenames or "error.json" in filenames or ".hydra" in dirnames:
             yield Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in PRUNED_DIRS)
 
