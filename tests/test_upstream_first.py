@@ -101,3 +101,31 @@ def test_upstream_stages_is_a_positive_count(workspace, bad):
     with pytest.raises(ConfigError, match=rf"^upstream_stages must be a positive whole number \(the first N stages of "
                                           rf"the cell to build\), got {bad}$"):
         build_cell(compose_cfg([*FAST, f"upstream_stages={bad}"], workspace))
+
+
+@pytest.mark.slow
+def test_a_failed_upstream_job_is_reported_and_its_downstream_phase_skipped(workspace, tmp_path):
+    import shutil
+
+    from tests.conftest import cli
+    from xtransfer.pipeline.demo_data import ensure_demo_data
+
+    ensure_demo_data(workspace / "demo_data")
+    data = tmp_path / "data"   # a user's copy (no manifest: not demo data to regenerate) with a bad MNLI label
+    shutil.copytree(workspace / "demo_data", data, ignore=shutil.ignore_patterns("MANIFEST.json"))
+    train = data / "glue" / "MNLI" / "train.tsv"
+    lines = train.read_text().splitlines(keepends=True)
+    lines[1] = lines[1].rstrip("\n").rsplit("\t", 1)[0] + "\tsideways\n"
+    train.write_text("".join(lines))
+    done = cli("xtransfer.run", "-m", *FAST, "intermediate=sequential", "intermediate.tasks=[mnli,qqp]",
+               "target=xnli,pawsx", f"data.root={data}", "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2",
+               f"paths.outputs_root={tmp_path / 'out'}")
+    printed = done.stdout + done.stderr
+    assert done.returncode == 2, printed[-3000:]
+    assert "upstream first, phase 2 of 3: 1 shared stage(s), one job each: intermediate/mnli-" in printed
+    (line,) = [line for line in printed.splitlines() if "was not built" in line]
+    assert f"(2 cells) was not built ({train}:2: " in line and line.endswith(
+        "; the cells that need it build it themselves"), line
+    assert "phase 3 of 3" not in printed          # qqp after mnli: its upstream failed, so it was not launched
+    sweep = next((tmp_path / "out" / "multiruns").glob("*/*"))
+    assert len(list(sweep.glob("*/error.json"))) == 2 and not list(sweep.glob("*/results.json"))

@@ -17,6 +17,7 @@ build it themselves (a stopped training resumes from its checkpoint).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +42,8 @@ class Build:
     cells: int           # how many of the grid's cells use it
 
     @property
-    def folder(self) -> str:
-        return f"{self.stage.kind}_{self.stage.name}_{self.stage.key}"
+    def folder(self) -> str:   # a path segment and a plain override value, whatever a task is named
+        return re.sub(r"[^\w.-]", "_", f"{self.stage.kind}_{self.stage.name}_{self.stage.key}")
 
     @property
     def overrides(self) -> list[str]:
@@ -167,11 +168,16 @@ class UpstreamFirst(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not config.get("upstream_first", True) or config.hydra.launcher.get("_target_") == BASIC_LAUNCHER:
             return
-        cells = plan_cells(config)
+        try:
+            cells = plan_cells(config)
+            todo = phases(cells) if cells is not None else []
+        except Exception as e:   # it only saves GPU time: without it the sweep runs as before
+            log.warning("upstream first: could not plan the grid (%s: %s); the cells build the stages they share "
+                        "themselves (some jobs may wait on another's lock)", type(e).__name__, e)
+            return
         if cells is None:
             log.info("upstream first: not a BasicSweeper sweep; shared stages are built by the cells")
             return
-        todo = phases(cells)
         if not todo:
             log.info("upstream first: no stage that several cells share is left to build")
             return
