@@ -148,3 +148,20 @@ def test_bad_overrides_exit_2_with_one_line(tmp_path):
     proc = plan_cli("-m", "target=xnlii", f"paths.outputs_root={tmp_path}")
     assert proc.returncode == 2 and proc.stderr.startswith("error: In 'config': Could not find 'target/xnlii'")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_slurm_grid_with_two_tasks_per_node_plans_the_keys_its_two_rank_jobs_compute(workspace):
+    """srun's ranks make a training stage's key (N ranks train with N times the batch): the plan, and the
+    upstream-first sweep that plans with it, must see them."""
+    def keys(multirun: bool, *extra: str) -> list[tuple[str, str]]:
+        plan = make_plan(["experiment=demo", "intermediate=mnli", "target=pawsx", f"paths.outputs_root={workspace}",
+                          *extra], multirun, load_assumptions(precision_on="cpu"))
+        (cell,) = plan.cells
+        return [(s.kind, s.key) for s in cell.stages]
+
+    srun_two = keys(True, "hydra/launcher=slurm", "hydra.launcher.tasks_per_node=2")
+    spawned_two = keys(False, "trainer.devices=2")
+    one = keys(True, "hydra/launcher=slurm")
+    assert [kind for kind, _ in srun_two] == ["pretrained", "intermediate", "target", "eval"]
+    assert srun_two == spawned_two
+    assert srun_two[0] == one[0] and all(a != b for a, b in zip(srun_two[1:], one[1:]))

@@ -2,6 +2,7 @@
 data those read and whether it is here, and the compute the stages to train would cost."""
 from __future__ import annotations
 
+import dataclasses
 import glob
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,13 +61,20 @@ def precision_for(runtime: RuntimeSpec, on: str) -> str:
     return resolve_precision(runtime)
 
 
+def with_ranks(cell: CellSpec, ranks: int) -> CellSpec:
+    """The cell as its job runs it on `ranks` ranks from srun (pipeline/ranked.py sets trainer.devices to them)."""
+    if ranks == 1 or cell.runtime.devices != 1:
+        return cell
+    return dataclasses.replace(cell, runtime=dataclasses.replace(cell.runtime, devices=ranks))
+
+
 def make_plan(overrides: list[str], multirun: bool, assumptions: Assumptions) -> Plan:
     jobs, composed = expand(overrides, multirun)
     cells, precisions, demo_roots = [], set(), set()
     for job in jobs:
         planned = PlannedCell(job.overrides)
         try:
-            cell = build_cell(job.cfg)
+            cell = with_ranks(build_cell(job.cfg), job.ranks)
         except XTransferError as e:
             planned.blocked = f"config: {e}"
             cells.append(planned)

@@ -35,6 +35,15 @@ OUTPUT_DIR = "paths.output_dir=${paths.outputs_root}/plan"
 class Job:
     overrides: list[str]      # the job's overrides, as the sweeper hands them to the launcher
     cfg: DictConfig
+    ranks: int = 1            # the ranks srun starts for it (srun_ranks): a multi-rank stage's key has them
+
+
+def srun_ranks(master: DictConfig) -> int:
+    """The ranks of each job of a multirun on hydra/launcher=slurm (tasks_per_node x nodes); 1 elsewhere."""
+    launcher = OmegaConf.select(master, "hydra.launcher")
+    if launcher is None or "tasks_per_node" not in launcher:
+        return 1
+    return int(launcher.tasks_per_node or 1) * int(launcher.get("nodes") or 1)
 
 
 def expand(overrides: list[str], multirun: bool) -> tuple[list[Job], str]:
@@ -59,7 +68,10 @@ def _expand(overrides: list[str], multirun: bool) -> tuple[list[Job], str]:
         jobs = [job for batch in BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)
                 for job in batch]
         hydra_overrides = list(master.hydra.overrides.hydra)
-        return _compose_jobs(loader, parser, hydra_overrides, jobs)
+        composed, how = _compose_jobs(loader, parser, hydra_overrides, jobs)
+        for job in composed:
+            job.ranks = srun_ranks(master)
+        return composed, how
 
 
 def _compose(loader, overrides: list[str]) -> DictConfig:

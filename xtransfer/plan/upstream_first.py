@@ -79,7 +79,8 @@ def plan_cells(config: DictConfig) -> list | None:
     from xtransfer.config.build import build_cell
     from xtransfer.pipeline.demo_data import ensure_demo_data
     from xtransfer.pipeline.grid_check import job_config, sweep_jobs
-    from xtransfer.plan.grid import precision_for
+    from xtransfer.plan.grid import precision_for, with_ranks
+    from xtransfer.plan.sweep import srun_ranks
     from xtransfer.plan.stages import PlannedCell, plan_cell
 
     jobs = sweep_jobs(config)
@@ -91,7 +92,7 @@ def plan_cells(config: DictConfig) -> list | None:
     for overrides in jobs:
         planned = PlannedCell(list(overrides))
         try:
-            cell = build_cell(job_config(config, overrides))
+            cell = with_ranks(build_cell(job_config(config, overrides)), srun_ranks(config))
         except XTransferError:
             cells.append(planned)
             continue
