@@ -105,10 +105,11 @@ def _hold_and_publish(root: str, may_leave: str) -> None:
         (path / MARKER).write_text("ok\n")
         Path(root, "A.holds").write_text("")
         wait_until(Path(may_leave).exists, "word to leave")
+    Path(root, "A.left").write_text("")  # the lock file unlinked, then let go
 
 
-def _enter(root: str, who: str, seconds: float) -> None:
-    """B (it waits for A's lock) and C (it comes after A unlinked the lock file): the critical section."""
+def _enter(root: str, who: str, after_a: bool = False) -> None:
+    """B (it waits for A's lock) and C (it comes once A has left): the critical section."""
     class Said(logging.Handler):
         def emit(self, record):
             if record.getMessage().startswith("waiting for another job"):
@@ -116,8 +117,11 @@ def _enter(root: str, who: str, seconds: float) -> None:
 
     logging.getLogger("xtransfer.cache.locking").addHandler(Said())
     logging.getLogger("xtransfer.cache.locking").setLevel(logging.INFO)
+    if after_a:
+        Path(root, f"{who}.ready").write_text("")
+        wait_until(Path(root, "A.left").exists, "A gone")
     with locked(Path(root) / "stage"):
-        exclusively(Path(root), who, seconds)
+        exclusively(Path(root), who, 1.0)
 
 
 def blocked_on_a_flock(pid: int) -> bool:
@@ -130,21 +134,22 @@ def test_a_process_that_waited_on_an_unlinked_lock_file_does_not_hold_the_lock_b
     a = SPAWN.Process(target=_hold_and_publish, args=(str(tmp_path), str(may_leave)))
     a.start()
     wait_until((tmp_path / "A.holds").exists, "A holding the lock")
-    b = SPAWN.Process(target=_enter, args=(str(tmp_path), "B", 2.0))
+    b = SPAWN.Process(target=_enter, args=(str(tmp_path), "B"))
     b.start()
     wait_until(lambda: blocked_on_a_flock(b.pid), "B blocked on A's lock file")
-    may_leave.write_text("")
-    a.join(60)
-    assert a.exitcode == 0
-    # C arrives once A is gone with the lock file it unlinked, which B holds open: C makes a new one
-    c = SPAWN.Process(target=_enter, args=(str(tmp_path), "C", 0.5))
+    # C comes the moment A has unlinked the lock file that B holds open and waits on: without the inode
+    # check B would go on with that file, and C make a new one and lock it too
+    c = SPAWN.Process(target=_enter, args=(str(tmp_path), "C", True))
     c.start()
-    for process in (b, c):
+    wait_until((tmp_path / "C.ready").exists, "C ready")
+    may_leave.write_text("")
+    for process in (a, b, c):
         process.join(60)
-    assert [b.exitcode, c.exitcode] == [0, 0], "two processes held the lock at once (see their stderr)"
-    assert (tmp_path / "entered").read_text() == "A\nB\nC\n"
-    assert (tmp_path / "B.waits").exists() and (tmp_path / "C.waits").exists()  # C came while B held it
-    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".lock") == []  # stage is complete: none left
+    assert [a.exitcode, b.exitcode, c.exitcode] == [0, 0, 0], "two processes held the lock at once (their stderr)"
+    entered = (tmp_path / "entered").read_text().split()
+    assert entered[0] == "A" and sorted(entered[1:]) == ["B", "C"]
+    assert (tmp_path / "B.waits").exists() and (tmp_path / f"{entered[2]}.waits").exists()  # the last one waited
+    assert not list(tmp_path.glob("*.lock"))  # the stage is complete: its lock file went with the last holder
 
 
 def test_verify_removes_the_unheld_lock_files_an_older_version_left(tmp_path):
