@@ -1,5 +1,6 @@
 """Multi-rank cells (pipeline/ranked.py): one demo cell on 2 ranks over gloo on the CPU, locally
-(trainer.devices=2) and under the local SLURM (hydra.launcher.tasks_per_node=2)."""
+(trainer.devices=2) and under the local SLURM (hydra.launcher.tasks_per_node=2), there also with a
+rank killed mid-stage (srun's --kill-on-bad-exit ends the job; the rerun resumes the stage)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -41,7 +43,8 @@ RECORDER = textwrap.dedent("""
 """)
 
 
-def run(tmp: Path, *args: str, record: Path | None = None, multirun: bool = False) -> subprocess.CompletedProcess:
+def run_env(tmp: Path, record: Path | None = None) -> dict[str, str]:
+    """A run's environment: the batch recorder on the PYTHONPATH, no ranks of the test's own."""
     site = tmp / "site"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(RECORDER)
@@ -49,8 +52,12 @@ def run(tmp: Path, *args: str, record: Path | None = None, multirun: bool = Fals
            "RECORD_DIR": str(record or tmp)}
     for name in ("SLURM_NTASKS", "WORLD_SIZE", "RANK", "LOCAL_RANK"):
         env.pop(name, None)
+    return env
+
+
+def run(tmp: Path, *args: str, record: Path | None = None, multirun: bool = False) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "xtransfer.run", *(["-m"] if multirun else []), *CELL, *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+                          cwd=REPO, env=run_env(tmp, record), capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
@@ -188,3 +195,70 @@ def test_a_two_rank_cell_stopped_by_sigterm_resumes_to_the_uninterrupted_metrics
     again = json.loads((target / "metrics.json").read_text())
     assert again.pop("resumed_from_step") == step and metrics.pop("resumed_from_step") is None
     assert again == metrics  # the same losses, validations and best step on 2 ranks, to the last digit
+
+
+# ---- a rank killed under SLURM -----------------------------------------------------------------------
+def task_pid(outputs: Path, rank: int) -> int | None:
+    """The pid of task `rank` (srun's SLURM_PROCID) of the job that runs a cell under `outputs`: the python
+    that srun starts with the job's folder (not srun itself, whose command line names it too)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            if cmdline[:4] == [sys.executable.encode(), b"-u", b"-m", b"submitit.core._submit"] and \
+                    str(outputs).encode() in cmdline[4]:
+                if f"SLURM_PROCID={rank}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                    return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_rank_killed_under_slurm_ends_the_cell_at_once_and_the_rerun_resumes_its_stage(tmp_path, rank):
+    from tests.test_slurm import job_state, wait_until
+
+    reason = slurm_ready()
+    if reason:
+        pytest.skip(reason)
+    outputs, longer = tmp_path / "out", ("target.optim.max_train_examples=1000", "target.optim.epochs=10")
+    sweep = ["hydra/launcher=slurm", "hydra.launcher.tasks_per_node=2", "hydra.launcher.timeout_min=20",
+             "trainer.checkpoint_every_n_steps=4", *longer, f"paths.outputs_root={outputs}"]
+    cell = [setting for setting in CELL if setting.split("=")[0] not in [s.split("=")[0] for s in longer]]
+    command = [sys.executable, "-m", "xtransfer.run", "-m", *cell, *sweep]
+    first = subprocess.Popen(command, cwd=REPO, env=run_env(tmp_path), stdout=open(tmp_path / "killed.log", "w"),
+                             stderr=subprocess.STDOUT)
+    job = None
+    try:
+        wait_until(lambda: list(outputs.glob("cache/stages/target/*.partial/.resume/last.ckpt")), "checkpoint")
+        (job,) = [p.name for p in outputs.glob("multiruns/*/*/.submitit/*") if p.is_dir()]
+        pid = task_pid(outputs, rank)
+        assert pid is not None, f"no process of rank {rank}"
+        os.kill(pid, signal.SIGKILL)  # as the OOM killer does
+        killed = time.time()
+        wait_until(lambda: job_state(job) not in ("RUNNING", "COMPLETING"), "end of the job", 120)
+        ended_after = time.time() - killed
+    finally:
+        # The launcher learns of a job killed from outside from sacct; the local SLURM keeps no accounting,
+        # so it would wait for the job's result for ever.
+        first.kill()
+        if job:
+            subprocess.run(["scancel", job], timeout=60)
+    (cell_dir,) = [p for p in outputs.glob("multiruns/*/*/*") if p.is_dir() and p.name != ".submitit"]
+    assert not (cell_dir / "results.json").exists()
+    saved = [int(line.split(" at step ")[1].split(":")[0]) for line in (cell_dir / "run.log").read_text().splitlines()
+             if "stage checkpoint at step" in line]
+    assert saved and saved[-1] > 0 and not list(outputs.glob("cache/stages/target/*/COMPLETE"))  # killed mid-stage
+    assert ended_after < 60, f"the job ran on {ended_after:.0f} s after rank {rank} was killed"
+    # srun ended the step for the killed task (--kill-on-bad-exit). Here, on one node over gloo, the other
+    # rank's next collective would also fail within seconds (its peer's sockets close); NCCL's, or one with a
+    # peer on a node that is gone, may wait for the process group's timeout: SLURM does not.
+    (batch_log,) = outputs.glob(f"multiruns/*/*/.submitit/{job}/{job}_0_log.err")
+    assert f"task {rank}: Killed" in batch_log.read_text() and f"Terminating StepId={job}.0" in batch_log.read_text()
+
+    again = subprocess.run(command, cwd=REPO, env=run_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    (results,) = [json.loads(p.read_text()) for p in outputs.glob("multiruns/*/*/*/results.json")]
+    target = [s for s in results["stages"] if s["kind"] == "target"]
+    assert [(s["reused"], s["resumed_from_step"]) for s in target] == [(False, saved[-1])]
+    assert json.loads((Path(target[0]["path"]) / "metrics.json").read_text())["steps"] == 160  # 16 a rank and epoch

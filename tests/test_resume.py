@@ -217,7 +217,7 @@ def test_a_run_killed_mid_stage_resumes_to_the_metrics_of_an_uninterrupted_run(t
     assert again.pop("resumed_from_step") == step and metrics.pop("resumed_from_step") is None
     assert again == metrics  # the same losses, validations and best step, to the last digit
     assert not (outputs / "stopped" / "error.json").exists()
-    assert sorted(p.name for p in target.parent.iterdir()) == [target.name, target.name + ".lock"]  # no scratch
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]  # no scratch, no lock file
 
 
 def test_after_the_checkpoint_slurms_sigterm_stops_the_stage_and_submitits_usr2_handler_is_called():

@@ -2,19 +2,21 @@
 entry under DIR (e.g. outputs/cache) against its manifest, file sizes and contents.
 
 Damaged ones are listed; with --repair they are moved aside (`<name>.damaged-<time>`) and the
-next run that needs them builds them again. Exit 0: nothing damaged (or all repaired);
+next run that needs them builds them again. The `<name>.lock` files that older versions left beside
+finished entries go (those no job holds). Exit 0: nothing damaged (or all repaired);
 1: damage found and left as it is; 2: DIR is not a folder.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import Iterator
 
-from xtransfer.cache.locking import MARKER, locked
+from xtransfer.cache.locking import MARKER, locked, remove_unheld_lock
 from xtransfer.cache.manifest import MANIFEST, move_aside, problem
 
 _ASIDE = (".damaged-", ".stale-", ".tmp-", ".partial")
@@ -41,9 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dir.is_dir():
         print(f"{args.dir} is not a folder; give the stage cache, e.g. outputs/cache", file=sys.stderr)
         return 2
-    checked, damaged, unchecked = 0, 0, []
+    checked, damaged, unchecked, unlocked = 0, 0, [], 0
     for folder in finished_dirs(args.dir):
         checked += 1
+        with contextlib.suppress(OSError):  # a cache this user may only read keeps them
+            unlocked += remove_unheld_lock(folder)
         if not (folder / MANIFEST).is_file():
             unchecked.append(folder)
             continue
@@ -61,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
           + (" (moved aside)" if args.repair and damaged else "")
           + (f", {len(unchecked)} without a manifest (built by an older version; delete them to rebuild "
              f"with one)" if unchecked else ""))
+    if unlocked:
+        print(f"removed {unlocked} lock file(s) that an older version left beside finished entries")
     if damaged and not args.repair:
         print(f"repair: python -m xtransfer.cache verify --repair {args.dir}")
         return 1

@@ -3,6 +3,7 @@ a manifest of the files checked on every reuse (cache/manifest.py)."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import logging
 import os
@@ -10,8 +11,6 @@ import shutil
 import time
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
-
-from filelock import FileLock, Timeout
 
 from xtransfer.cache.manifest import MANIFEST, move_aside, problem, write_manifest
 from xtransfer.errors import XTransferError, environment_error
@@ -43,24 +42,77 @@ def waited(path: Path | None = None) -> float:
     return _waited.get(path, 0.0) if path is not None else sum(_waited.values(), 0.0)
 
 
+def _lock_file(path: Path) -> str:
+    return str(path) + ".lock"
+
+
+def _acquire(lock_file: str, wait: bool) -> int | None:
+    """An exclusive flock on `lock_file` -> its fd; None when another process holds it and not `wait`.
+
+    The holder that leaves a complete dir unlinks the lock file (release). A process that opened the
+    file before that and gets the flock after it holds a file no one else will ever open: it checks
+    that the path still names the file it locked, and else tries again with the one that is there now.
+    """
+    while True:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            named = os.stat(lock_file)
+        except FileNotFoundError:
+            named = None
+        held = os.fstat(fd)
+        if named is not None and (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+            return fd
+        os.close(fd)  # unlinked (or replaced) while we waited: that file guards nothing any more
+
+
+def _release(fd: int, lock_file: str, remove: bool) -> None:
+    """Unlink the lock file while still holding it (no one holds or waits on a file that is gone), then unlock."""
+    try:
+        if remove:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock_file)
+    finally:
+        os.close(fd)  # drops the flock (a forked child's copy of the fd keeps it, on a file no one opens now)
+
+
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold `<path>.lock`; say so, and how long, when another job holds it and we wait."""
+    """Hold `<path>.lock`; say so, and how long, when another job holds it and we wait. The lock file
+    goes when `path` is left complete (a dir that is not may be built next: its lock file stays)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path) + ".lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
+    lock_file = _lock_file(path)
+    fd = _acquire(lock_file, wait=False)
+    if fd is None:
         log.info("waiting for another job to finish %s", path)
         start = time.perf_counter()
-        lock.acquire()
+        fd = _acquire(lock_file, wait=True)
         seconds = time.perf_counter() - start
         _waited[path] = _waited.get(path, 0.0) + seconds
         log.info("waited %.0f s for another job to finish %s", seconds, path, extra={"console": True})
     try:
         yield
     finally:
-        lock.release()
+        _release(fd, lock_file, remove=is_complete(path))
+
+
+def remove_unheld_lock(path: Path) -> bool:
+    """Unlink `<path>.lock` left by an older version, if no process holds it; True if it was removed."""
+    lock_file = _lock_file(path)
+    if not os.path.exists(lock_file):
+        return False
+    fd = _acquire(lock_file, wait=False)
+    if fd is None:
+        return False
+    _release(fd, lock_file, remove=True)
+    return True
 
 
 _verified: set[Path] = set()  # dirs whose contents this process has checked already (cache.verify)
