@@ -69,9 +69,9 @@ def test_the_layers_sharded_are_each_familys_transformer_layers():
         layers(nn.Linear(2, 2))
 
 
-def stages(outputs: Path) -> dict[str, Path]:
+def stages(outputs: Path, kinds=("intermediate", "target")) -> dict[str, Path]:
     found = {p.parent.name: p for p in (outputs / "cache" / "stages").glob("*/*") if p.is_dir()}
-    return {kind: path for kind, path in found.items() if kind in ("intermediate", "target")}
+    return {kind: path for kind, path in found.items() if kind in kinds}
 
 
 @pytest.mark.slow
@@ -93,14 +93,22 @@ def test_an_fsdp_chain_on_two_cpu_ranks_publishes_plain_stages_equal_to_ddp(tmp_
     assert sorted(fsdp) == sorted(ddp) == ["intermediate", "target"]
     # the target stage trained from the FSDP intermediate's published checkpoint
     assert f"upstream: {fsdp['intermediate'].name.rsplit('-', 1)[1]}\n" in (fsdp["target"] / "stage.yaml").read_text()
+    started = {"intermediate": stages(runs["ddp"], ("pretrained",))["pretrained"], "target": ddp["intermediate"]}
     for kind in fsdp:   # the strategy is not in the key: same stage names
         assert fsdp[kind].name == ddp[kind].name
         # one unsharded safetensors file, as a DDP stage: the next stage (target) loaded the intermediate's
         assert sorted(p.name for p in (fsdp[kind] / "model").glob("*.safetensors")) == ["model.safetensors"]
         ours, theirs = (load_file(str(s[kind] / "model" / "model.safetensors")) for s in (fsdp, ddp))
         assert ours.keys() == theirs.keys() and "layers.1.mlp.up_proj.weight" in ours
-        # Measured: bit-identical on CPU (a 2-way gradient mean is the same sum in either order); allowed 1e-5.
-        assert max(float((ours[k] - theirs[k]).abs().max()) for k in ours) <= 1e-5
+        # The same training: the two differ by a sliver of what training moved the weights (sharded and whole
+        # tensors round differently in their last bits, and Adam makes steps of near-zero gradients visible).
+        # Measured 2.8e-5 (intermediate) and 1.6e-4 (target) of the update's norm with torch 2.13, Lightning
+        # 2.6.6 (bit-identical with the versions of an earlier install); allowed 1e-3.
+        start = load_file(str(started[kind] / "model" / "model.safetensors"))
+        moved = [k for k in theirs if k in start and start[k].shape == theirs[k].shape]   # decoders gain a pad row
+        apart = sum(float((ours[k] - theirs[k]).pow(2).sum()) for k in ours) ** 0.5
+        update = sum(float((theirs[k] - start[k]).pow(2).sum()) for k in moved) ** 0.5
+        assert update > 0 and apart / update < 1e-3, (kind, apart, update)
         metrics = [json.loads((s[kind] / "metrics.json").read_text()) for s in (fsdp, ddp)]
         assert metrics[0]["steps"] == metrics[1]["steps"] == 3
         assert metrics[0]["train_loss_per_epoch"] == pytest.approx(metrics[1]["train_loss_per_epoch"], abs=1e-4)

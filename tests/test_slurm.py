@@ -124,6 +124,9 @@ def test_a_job_requeued_mid_stage_resumes_to_the_metrics_of_an_uninterrupted_run
         subprocess.run(stop, check=True, timeout=60)
         # A requeued job may start again only after SLURM's credential lifetime (AuthInfo cred_expire, 120 s).
         wait_until(lambda: job_state(job) == "PENDING", "requeued job pending", 120)
+        # slurmd refuses a restart within the second of the requeue ("Job credential revoked"; its times are
+        # whole seconds): the job would end at once, never to run again
+        time.sleep(2)
         subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True, timeout=60)
         assert sweep.wait(timeout=600) == 0, (tmp_path / "sweep.log").read_text()[-3000:]
     finally:
