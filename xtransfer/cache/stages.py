@@ -71,7 +71,8 @@ def _upstream_build(path: Path) -> str | None:
         return None
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """Seconds as a console line says them: `41 s`, `2.5 min`."""
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
@@ -127,7 +128,7 @@ class StageStore:
                       waited(path) - waited_before)
         # the quiet console's one line per stage; an evaluation's is the cell's score line (pipeline/cell.py)
         log.info("%s %s/%s-%s%s", "reused" if reused else "built ", kind, name, key,
-                 "" if reused else f" in {_duration(stage.seconds)}{_headline(metrics)}", extra={"console": kind != "eval"})
+                 "" if reused else f" in {duration(stage.seconds)}{_headline(metrics)}", extra={"console": kind != "eval"})
         self.seen[key] = stage
         return stage
 

@@ -16,6 +16,7 @@ build it themselves (a stopped training resumes from its checkpoint).
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -26,6 +27,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from xtransfer.cache.stages import duration
 from xtransfer.errors import XTransferError
 
 log = logging.getLogger("xtransfer")
@@ -116,10 +118,6 @@ def _launcher(config: DictConfig):
     return Plugins.instance().instantiate_launcher(hydra_context=context, task_function=main, config=config)
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
 def _outcome(sweep: Path, build: Build, job_return) -> str | None:
     """None when the job built (or found) its stage, else why not."""
     folder = sweep / "upstream" / build.folder
@@ -127,7 +125,6 @@ def _outcome(sweep: Path, build: Build, job_return) -> str | None:
         return None
     error = folder / "error.json"
     if error.is_file():
-        import json
         try:
             return json.loads(error.read_text())["message"].splitlines()[0]
         except (OSError, ValueError, KeyError):
@@ -161,7 +158,7 @@ def run_phases(config: DictConfig, todo: list[list[Build]]) -> None:
                 log.warning("upstream first: %s was not built (%s); the cells that need it build it "
                             "themselves", build, problem, extra={"console": True})
         log.info("upstream first, phase %d done in %s (%d of %d built; jobs' folders in %s)", number,
-                 _duration(time.perf_counter() - start), sum(p is None for _, p in problems), len(phase),
+                 duration(time.perf_counter() - start), sum(p is None for _, p in problems), len(phase),
                  sweep / "upstream", extra={"console": True})
 
 
