@@ -338,3 +338,37 @@ def test_a_failed_build_raises_its_own_error_when_its_scratch_cannot_be_cleared(
 
     with pytest.raises(RuntimeError, match="^boom$"):
         build_once(tmp_path / "stage", build)
+
+
+# ---- the locale -----------------------------------------------------------------------------
+def rebuilt_upstream(root: str) -> list:
+    """A stage with a non-ASCII payload and metrics, reused, then redone once its upstream is rebuilt."""
+    from xtransfer.cache.manifest import move_aside
+
+    def run(store: StageStore, weights: bytes) -> Stage:
+        upstream = store.run("target", "xnli", {"k": 1}, lambda out: (out / "w").write_bytes(weights) and {})
+        return store.run("eval", "xnli", {"upstream": upstream.key, "note": "K\u00f6ln"},
+                         lambda out: {"lang": "\u65e5\u672c"})
+
+    first = run(StageStore(root), b"1")
+    again = run(StageStore(root), b"1")
+    move_aside(first.path.parent.parent / "target" / f"xnli-{stage_key('target', {'k': 1})}", "a test")
+    redone = run(StageStore(root), b"2")
+    return [(s.reused, s.metrics) for s in (first, again, redone)]
+
+
+def test_a_cache_is_read_and_written_as_utf8_whatever_the_locale(tmp_path):
+    """An ASCII locale (LANG=C without Python's coercion to C.UTF-8) writes and reads the same cache."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    expected = [(False, {"lang": "\u65e5\u672c"}), (True, {"lang": "\u65e5\u672c"}), (False, {"lang": "\u65e5\u672c"})]
+    assert rebuilt_upstream(str(tmp_path / "utf8")) == expected
+    env = {**os.environ, "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", "import json, sys; from tests.test_cache_store import rebuilt_upstream; "
+                           "print(json.dumps(rebuilt_upstream(sys.argv[1])))", str(tmp_path / "c")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [tuple(s) for s in json.loads(proc.stdout)] == expected
