@@ -281,3 +281,31 @@ def test_verify_lists_finished_entries_only_and_repairs_in_place(store, verify):
     assert verify(good.path) == (0, f"1 finished entries checked under {good.path}: 0 damaged\n", "")
     assert verify(store.root / "nowhere") == (
         2, "", f"{store.root / 'nowhere'} is not a folder; give the stage cache, e.g. outputs/cache\n")
+
+
+def test_verify_says_what_it_does_and_what_it_needs(verify, capsys, monkeypatch):
+    from xtransfer.cache.__main__ import main
+
+    monkeypatch.setenv("COLUMNS", "100")  # argparse wraps to the terminal
+    with pytest.raises(SystemExit) as code:
+        main(["--help"])
+    assert code.value.code == 0 and capsys.readouterr().out.splitlines()[:7] == [
+        "usage: python -m xtransfer.cache [-h] {verify} ...", "",
+        "`python -m xtransfer.cache verify [--repair] DIR`: check every finished stage and feature entry",
+        "under DIR (e.g. outputs/cache) against its manifest, file sizes and contents.", "",
+        "positional arguments:", "  {verify}"]
+    with pytest.raises(SystemExit) as code:
+        main(["verify", "--help"])
+    assert code.value.code == 0 and capsys.readouterr().out.splitlines() == [
+        "usage: python -m xtransfer.cache verify [-h] [--repair] dir", "", "positional arguments:",
+        "  dir         a cache folder (paths.cache_dir, e.g. outputs/cache) or a stage", "", "options:",
+        "  -h, --help  show this help message and exit",
+        "  --repair    move damaged entries aside so they are rebuilt"]
+    with pytest.raises(SystemExit) as code:
+        main(["--help"])
+    assert "    verify    check sizes and contents against each manifest" in capsys.readouterr().out.splitlines()
+    with pytest.raises(SystemExit) as code:
+        main([])
+    assert code.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == (
+        "python -m xtransfer.cache: error: the following arguments are required: command")
+
