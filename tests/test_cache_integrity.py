@@ -309,3 +309,18 @@ def test_verify_says_what_it_does_and_what_it_needs(verify, capsys, monkeypatch)
     assert code.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == (
         "python -m xtransfer.cache: error: the following arguments are required: command")
 
+
+def test_verify_counts_every_damaged_entry_and_prints_only_its_own_lines(tmp_path, verify):
+    for name in ("a", "b", "c"):  # intact, then two damaged: in this order
+        build_once(tmp_path / name, lambda out: (out / "w").write_bytes(b"weights"))
+    for name in ("b", "c"):
+        flip_a_byte(tmp_path / name / "w", at=0)
+    (tmp_path / "a.lock").mkdir()  # cannot be opened as a lock file (as a read-only cache could not): left
+    code, out, err = verify(tmp_path)
+    assert (code, err) == (1, "") and out.splitlines() == [
+        f"damaged: {tmp_path / 'b'}: w has changed since it was built (its content hash differs)",
+        f"damaged: {tmp_path / 'c'}: w has changed since it was built (its content hash differs)",
+        f"3 finished entries checked under {tmp_path}: 2 damaged",
+        f"repair: python -m xtransfer.cache verify --repair {tmp_path}"]
+    assert (tmp_path / "a.lock").is_dir()
+    assert logging.getLogger("xtransfer").level == logging.ERROR  # the package's warnings would repeat its lines
