@@ -3,6 +3,7 @@ for another job's build (real processes, the real file lock) and reuses it, and 
 hashes every key is made of. Light imports only: the spawned job re-imports this module."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -15,10 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xtransfer.cache import hashing
+from xtransfer.cache import hashing, locking
 from xtransfer.cache.hashing import digest, file_digest
-from xtransfer.cache.locking import MARKER, RESUME, build_once
-from xtransfer.cache.stages import Stage, StageStore, stage_key
+from xtransfer.cache.locking import MARKER, RESUME, build_once, build_or_load, locked
+from xtransfer.cache.manifest import write_manifest
+from xtransfer.cache.stages import Stage, StageStore, _duration, stage_key
+from xtransfer.errors import EnvironmentProblem
 
 
 # ---- what a finished stage holds ---------------------------------------------------------
@@ -182,3 +185,190 @@ def test_file_digest_memoizes_a_settled_file_by_path_size_and_mtime(tmp_path, mo
     monkeypatch.setattr(hashing.time, "time_ns", lambda: young + hashing._RACY_NS)  # exactly the granularity
     file_digest(f)
     assert len(hashing._file_digests) == 2
+
+
+# ---- what a stage reports -------------------------------------------------------------------
+def test_a_training_stage_reports_the_step_it_resumed_from(tmp_path):
+    stage = Stage("target", "xnli", "k", Path("/p"), False, 200.0, {"acc": 1, "resumed_from_step": 40}, 0.0, 2)
+    assert stage.record() == {"kind": "target", "name": "xnli", "key": "k", "reused": False, "seconds": 200.0,
+                              "waited_s": 0.0, "ranks": 2, "path": "/p", "resumed_from_step": 40}
+    assert "resumed_from_step" not in Stage("eval", "xnli", "k", Path("/p"), False, 1.0, {"acc": 1}).record()
+
+
+def test_a_build_of_two_minutes_or_more_is_said_in_minutes():
+    assert [_duration(s) for s in (0.4, 119.4, 120, 600)] == ["0 s", "119 s", "2.0 min", "10.0 min"]
+
+
+def test_a_stage_reports_only_the_wait_for_its_own_lock(tmp_path, monkeypatch):
+    store, payload = StageStore(tmp_path), {"k": 1}
+    path = store.path("target", "xnli", stage_key("target", payload))
+    monkeypatch.setattr(locking, "_waited", {path: 5.0, tmp_path / "other": 3.0})  # earlier stages of this job
+    assert store.run("target", "xnli", payload, lambda out: {}).record()["waited_s"] == 0.0
+
+
+# ---- an upstream that is not known, or rebuilt while we waited -------------------------------
+def test_a_stage_built_from_an_upstream_this_job_has_not_run_is_reused(tmp_path):
+    """An eval job given the checkpoint by key: nothing to compare the recorded upstream build with."""
+    first = StageStore(tmp_path)
+    target = first.run("target", "xnli", {"k": 1}, lambda out: (out / "w").write_bytes(b"w") and {})
+    ev = first.run("eval", "xnli", {"upstream": target.key}, lambda out: {"acc": 1})
+    assert "upstream_build" in yaml.safe_load((ev.path / "stage.yaml").read_text())
+    again = StageStore(tmp_path).run("eval", "xnli", {"upstream": target.key}, lambda out: pytest.fail("rebuilt"))
+    assert again.reused and sorted(p.name for p in (tmp_path / "eval").iterdir()) == [ev.path.name]
+
+
+def _record_upstream_build(stage: Path, build: str) -> None:
+    text = (stage / "stage.yaml").read_text()
+    recorded = yaml.safe_load(text)["upstream_build"]
+    (stage / "stage.yaml").write_text(text.replace(recorded, build))
+    write_manifest(stage, skip=(MARKER,))  # intact: only which upstream it was built from differs
+
+
+def test_a_stale_stage_that_another_job_rebuilt_while_we_waited_is_reused(tmp_path):
+    store = StageStore(tmp_path)
+    target = store.run("target", "xnli", {"k": 1}, lambda out: (out / "w").write_bytes(b"w") and {})
+    ev = store.run("eval", "xnli", {"upstream": target.key}, lambda out: {"acc": 1})
+    current = yaml.safe_load((ev.path / "stage.yaml").read_text())["upstream_build"]
+    _record_upstream_build(ev.path, "f" * len(current))  # stale: built from an earlier build of the target
+    holding, waiting = threading.Event(), threading.Event()
+
+    class Waiting(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("waiting for another job"):
+                waiting.set()
+
+    def other_job() -> None:  # holds the lock, and rebuilds the eval from the current target meanwhile
+        with locked(ev.path):
+            holding.set()
+            assert waiting.wait(30)
+            _record_upstream_build(ev.path, current)
+
+    handler = Waiting()
+    logging.getLogger("xtransfer.cache.locking").addHandler(handler)
+    logging.getLogger("xtransfer.cache.locking").setLevel(logging.INFO)
+    job = threading.Thread(target=other_job)
+    try:
+        job.start()
+        assert holding.wait(30)
+        again = store.run("eval", "xnli", {"upstream": target.key}, lambda out: pytest.fail("rebuilt"))
+    finally:
+        waiting.set()
+        job.join(30)
+        logging.getLogger("xtransfer.cache.locking").removeHandler(handler)
+        logging.getLogger("xtransfer.cache.locking").setLevel(logging.NOTSET)
+    assert again.reused and sorted(p.name for p in (tmp_path / "eval").iterdir()) == [ev.path.name]
+
+
+# ---- build_once: verify, load failures, the machine refusing ------------------------------------
+def same_size_other_bytes(path: Path) -> None:
+    path.write_bytes(bytes(b ^ 0xFF for b in path.read_bytes()))
+
+
+def test_verify_checks_the_contents_once_per_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(locking, "_verified", set())
+    path, calls = tmp_path / "stage", []
+
+    def build(out: Path) -> None:
+        calls.append(out)
+        (out / "w").write_bytes(b"weights")
+
+    assert build_once(path, build) is False
+    same_size_other_bytes(path / "w")
+    assert build_once(path, build) is True                 # sizes only: the default (cache.verify=false)
+    assert build_once(path, build, verify=True) is False   # the contents: changed, so moved aside and rebuilt
+    assert len(calls) == 2 and len(list(tmp_path.glob("stage.damaged-*"))) == 1
+    assert build_once(path, build, verify=True) is True    # checked now ...
+    same_size_other_bytes(path / "w")
+    assert build_once(path, build, verify=True) is True and len(calls) == 2  # ... and not hashed again
+
+
+def test_build_or_load_verifies_when_asked_and_rebuilds_what_fails_to_load(tmp_path, caplog):
+    path, calls = tmp_path / "stage", []
+
+    def build(out: Path) -> None:
+        calls.append(out)
+        (out / "w").write_bytes(b"weights")
+
+    def load(found: Path) -> bytes:
+        if len(calls) == 1:
+            raise ValueError("written by another version")
+        return (found / "w").read_bytes()
+
+    with pytest.raises(ValueError, match="^written by another version$"):  # built just now: a bug, shown
+        build_or_load(path, build, load)
+    with caplog.at_level(logging.WARNING, logger="xtransfer.cache"):
+        assert build_or_load(path, build, load) == (b"weights", False)     # reused, fails to load: rebuilt
+    [aside] = tmp_path.glob("stage.damaged-*")
+    assert f"{path} is damaged: it fails to load (ValueError: written by another version). " \
+           f"Moved it aside to {aside.name}" in caplog.text
+    same_size_other_bytes(path / "w")
+    assert build_or_load(path, build, load, verify=True) == (b"weights", False) and len(calls) == 3
+
+
+def test_a_full_disk_while_building_is_one_message_naming_the_folder(tmp_path):
+    def build(out: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "w"))
+
+    with pytest.raises(EnvironmentProblem) as error:
+        build_once(tmp_path / "stage", build)
+    assert str(error.value) == (
+        f"building {tmp_path / 'stage'} failed: No space left on device: {tmp_path / 'stage.partial' / 'w'}.\n"
+        f"  The disk is full. Free space on it, or write elsewhere: paths.outputs_root=<folder> moves everything, "
+        f"paths.cache_dir=<folder> only the stage cache. Finished stages and results are kept; rerun to continue "
+        f"from where this stopped.")
+
+    def bug(out: Path) -> None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "nowhere")
+
+    with pytest.raises(FileNotFoundError):  # not the machine's doing: shown as it is
+        build_once(tmp_path / "stage", bug)
+
+
+def test_a_leftover_that_cannot_be_removed_does_not_stop_the_build(tmp_path):
+    (tmp_path / "stage.tmp-7").write_text("")  # not a folder: rmtree fails on it
+    assert build_once(tmp_path / "stage", lambda out: (out / "w").write_text("w")) is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stage", "stage.tmp-7"]
+
+
+def test_a_failed_build_raises_its_own_error_when_its_scratch_cannot_be_cleared(tmp_path):
+    def build(out: Path) -> None:  # leaves its scratch as a link to a folder: rmdir fails on it
+        out.rename(tmp_path / "elsewhere")
+        out.symlink_to(tmp_path / "elsewhere")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="^boom$"):
+        build_once(tmp_path / "stage", build)
+
+
+# ---- the locale -----------------------------------------------------------------------------
+def rebuilt_upstream(root: str) -> list:
+    """A stage with a non-ASCII payload and metrics, reused, then redone once its upstream is rebuilt."""
+    from xtransfer.cache.manifest import move_aside
+
+    def run(store: StageStore, weights: bytes) -> Stage:
+        upstream = store.run("target", "xnli", {"k": 1}, lambda out: (out / "w").write_bytes(weights) and {})
+        return store.run("eval", "xnli", {"upstream": upstream.key, "note": "K\u00f6ln"},
+                         lambda out: {"lang": "\u65e5\u672c"})
+
+    first = run(StageStore(root), b"1")
+    again = run(StageStore(root), b"1")
+    move_aside(first.path.parent.parent / "target" / f"xnli-{stage_key('target', {'k': 1})}", "a test")
+    redone = run(StageStore(root), b"2")
+    return [(s.reused, s.metrics) for s in (first, again, redone)]
+
+
+def test_a_cache_is_read_and_written_as_utf8_whatever_the_locale(tmp_path):
+    """An ASCII locale (LANG=C without Python's coercion to C.UTF-8) writes and reads the same cache."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    expected = [(False, {"lang": "\u65e5\u672c"}), (True, {"lang": "\u65e5\u672c"}), (False, {"lang": "\u65e5\u672c"})]
+    assert rebuilt_upstream(str(tmp_path / "utf8")) == expected
+    env = {**os.environ, "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", "import json, sys; from tests.test_cache_store import rebuilt_upstream; "
+                           "print(json.dumps(rebuilt_upstream(sys.argv[1])))", str(tmp_path / "c")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [tuple(s) for s in json.loads(proc.stdout)] == expected

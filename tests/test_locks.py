@@ -6,12 +6,16 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import signal
+import stat
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from xtransfer.cache.locking import MARKER, build_once, locked, remove_unheld_lock
+from xtransfer.cache import locking
+from xtransfer.cache.locking import MARKER, build_once, locked, remove_unheld_lock, waited
 from xtransfer.cache.stages import StageStore
 
 SPAWN = mp.get_context("spawn")
@@ -167,3 +171,67 @@ def test_verify_removes_the_unheld_lock_files_an_older_version_left(tmp_path):
     assert sorted(p.name for p in (tmp_path / "target").iterdir()) == sorted([old.name, held.name])
     assert cli("xtransfer.cache", "verify", str(tmp_path)).stdout.splitlines() == [
         f"2 finished entries checked under {tmp_path}: 0 damaged"]
+
+
+# ---- in one process: the fd, the file, the time waited --------------------------------------------
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_the_lock_file_is_readable_and_writable_by_whom_the_umask_lets(tmp_path):
+    old = os.umask(0o002)  # a group-shared cache: the group's jobs must be able to open it too
+    try:
+        with locked(tmp_path / "stage"):
+            mode = os.stat(tmp_path / "stage.lock").st_mode
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(mode) == 0o664
+
+
+def test_a_wait_that_is_interrupted_raises_its_own_error_and_leaks_no_fd(tmp_path):
+    def interrupt(signum, frame):
+        raise TimeoutError("told to stop while waiting")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with locked(tmp_path / "stage"):  # another open file description: its flock blocks this process too
+            before = open_fds()
+            signal.setitimer(signal.ITIMER_REAL, 0.5)  # while it waits in flock
+            with pytest.raises(TimeoutError, match="^told to stop while waiting$"):
+                with locked(tmp_path / "stage"):
+                    pass
+            assert open_fds() == before
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_lock_file_deleted_under_its_holder_is_no_error(tmp_path):
+    path = tmp_path / "stage"
+    with locked(path):
+        path.mkdir()
+        (path / MARKER).write_text("ok\n")
+        (tmp_path / "stage.lock").unlink()  # someone cleaned up the cache by hand meanwhile
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stage"]
+
+
+def test_the_seconds_waited_are_kept_per_dir_and_summed(tmp_path, monkeypatch):
+    monkeypatch.setattr(locking, "_waited", {})
+    assert repr(waited()) == "0.0" and waited(tmp_path / "a") == 0.0  # a float in results.json, as every time
+    a, b = tmp_path / "a", tmp_path / "b"
+    for path, seconds in ((a, 0.3), (b, 0.2), (a, 0.1)):
+        holding = threading.Event()
+
+        def hold(path=path, seconds=seconds):
+            with locked(path):
+                holding.set()
+                time.sleep(seconds)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        holding.wait(10)
+        with locked(path):
+            pass
+        holder.join()
+    assert waited(a) > 0 and waited(b) > 0 and waited(tmp_path / "c") == 0.0  # (how long depends on the load)
+    assert waited() == pytest.approx(waited(a) + waited(b), abs=1e-12)

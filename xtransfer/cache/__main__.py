@@ -32,7 +32,7 @@ def finished_dirs(root: Path) -> Iterator[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m xtransfer.cache", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m xtransfer.cache", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     verify = commands.add_parser("verify", help="check sizes and contents against each manifest")
     verify.add_argument("dir", type=Path, help="a cache folder (paths.cache_dir, e.g. outputs/cache) or a stage")

@@ -111,8 +111,8 @@ class StageStore:
             description = {"kind": kind, "name": name, "key": key, "payload": payload}
             if upstream_build:
                 description["upstream_build"] = upstream_build
-            (tmp / "stage.yaml").write_text(yaml.safe_dump(description, sort_keys=False, allow_unicode=True))
-            (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, ensure_ascii=False))
+            (tmp / "stage.yaml").write_text(yaml.safe_dump(description, sort_keys=False, allow_unicode=True), encoding="utf-8")
+            (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, ensure_ascii=False), encoding="utf-8")
 
         if upstream_build and is_complete(path) and _upstream_build(path) not in (None, upstream_build):
             with locked(path):
