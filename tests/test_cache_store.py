@@ -20,7 +20,7 @@ from xtransfer.cache import hashing, locking
 from xtransfer.cache.hashing import digest, file_digest
 from xtransfer.cache.locking import MARKER, RESUME, build_once, build_or_load, locked
 from xtransfer.cache.manifest import write_manifest
-from xtransfer.cache.stages import Stage, StageStore, _duration, stage_key
+from xtransfer.cache.stages import Stage, StageStore, duration, stage_key
 from xtransfer.errors import EnvironmentProblem
 
 
@@ -196,7 +196,7 @@ def test_a_training_stage_reports_the_step_it_resumed_from(tmp_path):
 
 
 def test_a_build_of_two_minutes_or_more_is_said_in_minutes():
-    assert [_duration(s) for s in (0.4, 119.4, 120, 600)] == ["0 s", "119 s", "2.0 min", "10.0 min"]
+    assert [duration(s) for s in (0.4, 119.4, 120, 600)] == ["0 s", "119 s", "2.0 min", "10.0 min"]
 
 
 def test_a_stage_reports_only_the_wait_for_its_own_lock(tmp_path, monkeypatch):
