@@ -80,7 +80,8 @@ def test_the_callback_plans_the_real_grid_and_leaves_hydras_one_at_a_time_launch
 def test_an_upstream_job_builds_its_first_stages_and_stops(workspace):
     from xtransfer.pipeline.cell import run
 
-    done = run(compose_cfg([*FAST, "intermediate=qqp", "target=pawsx", "upstream_stages=2"], workspace, "upstream-qqp"))
+    own = [*FAST, "intermediate=qqp", "intermediate.optim.max_train_examples=500", "target=pawsx"]  # stages no other test has
+    done = run(compose_cfg([*own, "upstream_stages=2"], workspace, "upstream-qqp"))
     job = workspace / "upstream-qqp"
     record = json.loads((job / "upstream.json").read_text())
     assert [s["kind"] for s in record["stages"]] == ["pretrained", "intermediate"] and record["waited_s"] == 0.0
@@ -88,7 +89,7 @@ def test_an_upstream_job_builds_its_first_stages_and_stops(workspace):
     qqp = record["stages"][1]
     assert qqp["name"] == "qqp" and Path(qqp["path"], MARKER).is_file()
 
-    cell = run(compose_cfg([*FAST, "intermediate=qqp", "target=pawsx"], workspace, "qqp-pawsx-after-upstream"))
+    cell = run(compose_cfg(own, workspace, "qqp-pawsx-after-upstream"))
     assert cell["stages"][1] == {**qqp, "reused": True, "seconds": cell["stages"][1]["seconds"]}
     assert [s["kind"] for s in cell["stages"]] == ["pretrained", "intermediate", "target", "eval"]
 

@@ -312,3 +312,7 @@ class CellSpec:
     demo_data_root: str | None = None   # generate the demo datasets here first
     upstream_stages: int | None = None  # an upstream-first job (plan/upstream_first.py): build the first N stages
     tags: list[str] = field(default_factory=list)
+
+    def on_devices(self, devices: int) -> "CellSpec":
+        """The cell as a job with `devices` ranks runs it (a multi-rank stage's key has them)."""
+        return dataclasses.replace(self, runtime=dataclasses.replace(self.runtime, devices=devices))

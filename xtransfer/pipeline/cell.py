@@ -128,11 +128,8 @@ def _upstream_done(cell: CellSpec, stages: list[Stage], waited: float) -> dict[s
     if ranks.current() is not None and not ranks.current().leader:
         return {}
     record = {"stages": [s.record() for s in stages], "waited_s": round(waited, 2)}
-    out = Path(cell.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "upstream.json.tmp").write_text(json.dumps(record, indent=1))
-    os.replace(out / "upstream.json.tmp", out / "upstream.json")
     last = stages[-1]
+    _write_job_file(Path(cell.output_dir), "upstream.json", record, last.path.parent.parent)
     log.info("upstream job: %s/%s-%s %s", last.kind, last.name, last.key, "reused" if last.reused else "built",
              extra={"console": True})
     return {"score": None, **record}
@@ -164,18 +161,27 @@ def write_results(cell: CellSpec, eval_stage: Stage, stages: list[Stage], num_pa
     if threshold is not None:   # BUCC: where the mining threshold came from, always
         results["threshold"] = threshold
         results["oracle_threshold"] = threshold["oracle"]
-    tmp = out / "results.json.tmp"
+    _write_job_file(out, "results.json", results, eval_stage.path.parent.parent,
+                    before=lambda: shutil.copytree(eval_stage.path / "predictions", out / "predictions",
+                                                   dirs_exist_ok=True))
+    return results
+
+
+def _write_job_file(out: Path, name: str, record: dict[str, Any], stages_dir: Path, before=None) -> None:
+    """`out/name` as JSON, whole or not at all (readers never see a half-written file), after `before()`; a
+    full disk or a folder that cannot be written is one message (the stages stay cached)."""
+    tmp = out / f"{name}.tmp"
     try:
         out.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(eval_stage.path / "predictions", out / "predictions", dirs_exist_ok=True)
-        tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False))
-        os.replace(tmp, out / "results.json")  # readers never see a half-written file
+        if before is not None:
+            before()
+        tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False))
+        os.replace(tmp, out / name)
     except OSError as e:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         error = environment_error(e, f"could not write the results into {out} (the stages are finished and "
-                                     f"cached in {eval_stage.path.parent.parent})")
+                                     f"cached in {stages_dir})")
         if error is None:
             raise
         raise error from None
-    return results

@@ -13,7 +13,6 @@ published or reused: here it is), or "failed". Only rank 0 takes a stage's file 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import multiprocessing
 import os
@@ -119,11 +118,7 @@ def run_ranks(cell: CellSpec, lead: Callable[[CellSpec], dict], follow: Callable
     if cell.runtime.devices not in (1, world.size):
         raise ConfigError(f"trainer.devices={cell.runtime.devices}, but this job has {world.size} ranks "
                           f"({world.source}): leave trainer.devices=1 (the ranks decide) or set it to {world.size}")
-    return _as_rank(world, _with_devices(cell, world.size), lead, follow)
-
-
-def _with_devices(cell: CellSpec, devices: int) -> CellSpec:
-    return dataclasses.replace(cell, runtime=dataclasses.replace(cell.runtime, devices=devices))
+    return _as_rank(world, cell.on_devices(world.size), lead, follow)
 
 
 def _as_rank(world: ranks.World, cell: CellSpec, lead, follow) -> dict:

@@ -2,7 +2,6 @@
 data those read and whether it is here, and the compute the stages to train would cost."""
 from __future__ import annotations
 
-import dataclasses
 import glob
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,9 +62,7 @@ def precision_for(runtime: RuntimeSpec, on: str) -> str:
 
 def with_ranks(cell: CellSpec, ranks: int) -> CellSpec:
     """The cell as its job runs it on `ranks` ranks from srun (pipeline/ranked.py sets trainer.devices to them)."""
-    if ranks == 1 or cell.runtime.devices != 1:
-        return cell
-    return dataclasses.replace(cell, runtime=dataclasses.replace(cell.runtime, devices=ranks))
+    return cell.on_devices(ranks) if ranks > 1 and cell.runtime.devices == 1 else cell
 
 
 def make_plan(overrides: list[str], multirun: bool, assumptions: Assumptions) -> Plan:

@@ -69,8 +69,9 @@ def _expand(overrides: list[str], multirun: bool) -> tuple[list[Job], str]:
                 for job in batch]
         hydra_overrides = list(master.hydra.overrides.hydra)
         composed, how = _compose_jobs(loader, parser, hydra_overrides, jobs)
+        ranks = srun_ranks(master)
         for job in composed:
-            job.ranks = srun_ranks(master)
+            job.ranks = ranks
         return composed, how
 
 

@@ -29,6 +29,7 @@ from omegaconf import DictConfig
 
 from xtransfer.cache.stages import duration
 from xtransfer.errors import XTransferError
+from xtransfer.report.collect import UPSTREAM_DIR, UPSTREAM_FILE   # the layout the grid report reads
 
 log = logging.getLogger("xtransfer")
 
@@ -49,7 +50,7 @@ class Build:
 
     @property
     def overrides(self) -> list[str]:
-        return [*self.cell.overrides, f"upstream_stages={self.depth + 1}", f"hydra.sweep.subdir=upstream/{self.folder}"]
+        return [*self.cell.overrides, f"upstream_stages={self.depth + 1}", f"hydra.sweep.subdir={UPSTREAM_DIR}/{self.folder}"]
 
     def __str__(self) -> str:
         return f"{self.stage.kind}/{self.stage.name}-{self.stage.key} ({self.cells} cells)"
@@ -90,11 +91,11 @@ def plan_cells(config: DictConfig) -> list | None:
         return None
     # trainer.precision=auto is in every key and resolves where the job runs: on a GPU when it gets one
     on = "gpu" if (config.hydra.launcher.get("gpus_per_node") or 0) > 0 else "here"
-    cells, demo_roots = [], set()
+    cells, demo_roots, ranks = [], set(), srun_ranks(config)
     for overrides in jobs:
         planned = PlannedCell(list(overrides))
         try:
-            cell = with_ranks(build_cell(job_config(config, overrides)), srun_ranks(config))
+            cell = with_ranks(build_cell(job_config(config, overrides)), ranks)
         except XTransferError:
             cells.append(planned)
             continue
@@ -120,8 +121,8 @@ def _launcher(config: DictConfig):
 
 def _outcome(sweep: Path, build: Build, job_return) -> str | None:
     """None when the job built (or found) its stage, else why not."""
-    folder = sweep / "upstream" / build.folder
-    if (folder / "upstream.json").is_file():
+    folder = sweep / UPSTREAM_DIR / build.folder
+    if (folder / UPSTREAM_FILE).is_file():
         return None
     error = folder / "error.json"
     if error.is_file():
@@ -159,7 +160,7 @@ def run_phases(config: DictConfig, todo: list[list[Build]]) -> None:
                             "themselves", build, problem, extra={"console": True})
         log.info("upstream first, phase %d done in %s (%d of %d built; jobs' folders in %s)", number,
                  duration(time.perf_counter() - start), sum(p is None for _, p in problems), len(phase),
-                 sweep / "upstream", extra={"console": True})
+                 sweep / UPSTREAM_DIR, extra={"console": True})
 
 
 class UpstreamFirst(Callback):

@@ -20,10 +20,10 @@ REQUIRED_KEYS = ("model", "intermediate", "target", "seed", "score", "score_spli
 AXES = {"model": "model.name", "intermediate": "intermediate.name", "target": "target.name", "seed": "seed"}
 # An upstream-first sweep's jobs that build the stages its cells share: <sweep dir>/upstream/<name>/upstream.json,
 # {"stages": [Stage.record(), ...], "waited_s": ...}.
-UPSTREAM_FILE = "upstream.json"
-# Never hold cells' job dirs: skipped so a walk over a whole outputs root stays quick ("upstream" holds a
+UPSTREAM_DIR, UPSTREAM_FILE = "upstream", "upstream.json"   # (pipeline/cell.py writes the file; core can't import this)
+# Never hold cells' job dirs: skipped so a walk over a whole outputs root stays quick (UPSTREAM_DIR holds a
 # sweep's upstream-first jobs, plan/upstream_first.py: no cells, their records are read by _read_upstream).
-PRUNED_DIRS = {"predictions", "wandb", "cache", "demo_data", "upstream"}
+PRUNED_DIRS = {"predictions", "wandb", "cache", "demo_data", UPSTREAM_DIR}
 
 
 def row_label(intermediate: str, setting: str) -> str:
@@ -161,7 +161,7 @@ def _read_job(job: Path, collection: Collection) -> None:
 
 def _read_upstream(sweep: Path, collection: Collection) -> None:
     """Adds the stage records of the sweep's upstream jobs (what they built counts in the cost), or a problem."""
-    for upstream_file in sorted(sweep.glob(f"upstream/*/{UPSTREAM_FILE}")):
+    for upstream_file in sorted(sweep.glob(f"{UPSTREAM_DIR}/*/{UPSTREAM_FILE}")):
         try:
             stages = json.loads(upstream_file.read_text()).get("stages")
             if not isinstance(stages, list) or not all(isinstance(s, dict) and "key" in s for s in stages):
